@@ -1,0 +1,104 @@
+// The validated shapes of the cluster manifest and of a member agent's config; the schema in config/ produces these.
+
+export type ParameterValue = string | number | boolean;
+
+export interface UserSpec {
+  /** Role name. */
+  name: string;
+  /** Extra role attributes, e.g. CREATEDB (LOGIN is always given). */
+  options: string[];
+}
+
+export interface DatabaseSpec {
+  name: string;
+  /** A role from spec.users. */
+  owner: string;
+}
+
+export interface HaSpec {
+  /** Leader lease time-to-live, seconds. */
+  ttl: number;
+  /** Seconds between two agent loops. */
+  loopWait: number;
+  /** Seconds the agent retries DCS and PostgreSQL operations before giving up on a loop. */
+  retryTimeout: number;
+  /** A replica further behind than this (bytes) is not promoted. */
+  maximumLagOnFailover: number;
+}
+
+export interface ClusterSpec {
+  instances: number;
+  postgres: {
+    /** Address PostgreSQL listens on. */
+    listen: string;
+    /** Port of the first member; member i uses port + i. */
+    port: number;
+    parameters: Record<string, ParameterValue>;
+  };
+  api: {
+    listen: string;
+    /** Port of the first member's REST API; member i uses port + i. */
+    port: number;
+  };
+  users: UserSpec[];
+  databases: DatabaseSpec[];
+  dcs: {
+    /** External etcd client URLs; empty means the local runner starts a private etcd. */
+    endpoints: string[];
+    namespace: string;
+  };
+  ha: HaSpec;
+  local: {
+    restart: 'always' | 'never';
+  };
+}
+
+export interface Manifest {
+  apiVersion: 'pgpilot.dev/v1';
+  kind: 'PostgresCluster';
+  metadata: { name: string };
+  spec: ClusterSpec;
+}
+
+/** One member agent's configuration (`pgpilot agent --config FILE`). */
+export interface AgentConfig {
+  /** Member name, unique in the cluster. */
+  name: string;
+  /** Cluster name: the DCS scope. */
+  scope: string;
+  /** DCS namespace, Patroni's default is /service. */
+  namespace: string;
+  dcs: { endpoints: string[] };
+  postgres: {
+    dataDir: string;
+    binDir: string;
+    listen: string;
+    /** Host other members and clients use to reach this PostgreSQL. */
+    connectAddress: string;
+    port: number;
+    /** Directory for the unix socket; defaults to the data directory's parent. */
+    socketDir: string;
+    logFile: string;
+    /** OS user that runs initdb and postgres when the agent runs as root. */
+    runAs: string;
+    parameters: Record<string, ParameterValue>;
+  };
+  api: {
+    listen: string;
+    connectAddress: string;
+    port: number;
+    /** File holding the bearer token for mutating calls (mode 0600). */
+    tokenFile: string;
+  };
+  secrets: {
+    superuserPasswordFile: string;
+    replicationPasswordFile: string;
+  };
+  bootstrap: {
+    users: Array<UserSpec & { passwordFile: string }>;
+    databases: DatabaseSpec[];
+  };
+  /** Dynamic settings written to the DCS config key at bootstrap; the DCS copy wins afterwards. */
+  ha: HaSpec;
+  tags: { nofailover: boolean };
+}

@@ -1,5 +1,5 @@
 // Waiting helpers: sleep with abort, and polling a condition until a deadline.
-import { PgpilotError } from './errors.js';
+import { PgpilotError, errorMessage } from './errors.js';
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -33,7 +33,7 @@ export async function waitFor<T>(
       last = e;
     }
     if (Date.now() >= deadline) {
-      const why = last === undefined ? '' : `: last error: ${last instanceof Error ? last.message : String(last)}`;
+      const why = last === undefined ? '' : `: last error: ${errorMessage(last)}`;
       throw new PgpilotError('Timeout', `timed out after ${options.timeoutMs} ms waiting for ${what}${why}`, {
         ...(options.hint === undefined ? {} : { hint: options.hint }),
       });

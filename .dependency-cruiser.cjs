@@ -17,7 +17,7 @@ module.exports = {
     layer('dcs', ['model', 'base']),
     layer('storage', ['model', 'base']),
     layer('backup', ['storage', 'pg', 'model', 'base']),
-    layer('ha', ['dcs', 'pg', 'model', 'base']),
+    layer('ha', ['dcs', 'pg', 'config', 'model', 'base']),
     layer('pooler', ['model', 'base']),
     layer('api', ['model', 'base']),
     layer('client', ['api', 'model', 'base']),

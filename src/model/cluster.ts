@@ -17,7 +17,7 @@ export interface MemberData {
   pending_restart?: boolean;
   tags?: Record<string, unknown>;
   /** pgpilot extras (Patroni ignores unknown fields). */
-  pgpilot?: { agentPid?: number; postgresPid?: number };
+  pgpilot?: { agentPid?: number; postgresPid?: number; streaming?: boolean };
 }
 
 export interface ClusterMember {

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what pgpilot needs and is missing (Debian packages, npm dependencies), then builds. Safe to re-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need_pkgs+=(postgresql-15 postgresql-client-15)
+command -v etcd >/dev/null 2>&1 || need_pkgs+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || need_pkgs+=(etcd-client)
+command -v pgbouncer >/dev/null 2>&1 || need_pkgs+=(pgbouncer)
+command -v setpriv >/dev/null 2>&1 || need_pkgs+=(util-linux)
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_pkgs[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+# Debian starts the packaged etcd and pgbouncer services when it can; they are not pgpilot's and hold default ports.
+for svc in etcd pgbouncer; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    echo "setup: note: the system service $svc is running; pgpilot does not use it"
+  fi
+done
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+echo "setup: building"
+npx tsc -p tsconfig.json

@@ -1,0 +1,47 @@
+// Composition root of a member daemon (`pgpilot agent --config FILE`): wires etcd, PostgreSQL, the HA loop and the API.
+import { errorMessage } from '../base/errors.js';
+import type { Logger } from '../base/log.js';
+import { startApiServer } from '../api/server.js';
+import { loadAgentConfig } from '../config/agent-config.js';
+import { ClusterStore } from '../dcs/cluster-store.js';
+import { etcdKv } from '../dcs/etcd/etcd-kv.js';
+import { HaLoop } from '../ha/loop.js';
+import { postgresMember } from '../ha/postgres-member.js';
+import { readSecret } from '../pg/os-user.js';
+import { agentBackend } from './backend.js';
+
+export async function runAgent(configFile: string, rootLogger: Logger): Promise<void> {
+  const config = await loadAgentConfig(configFile);
+  const logger = rootLogger.child({ cluster: config.scope, member: config.name });
+  const kv = etcdKv({ endpoints: config.dcs.endpoints, logger });
+  const store = new ClusterStore(kv, config.namespace, config.scope);
+  const local = await postgresMember(config, logger);
+  const loop = new HaLoop({ config, store, local, logger });
+  const token = await readSecret(config.api.tokenFile);
+  const api = await startApiServer({ host: config.api.listen, port: config.api.port, backend: agentBackend(loop, store, local), token, logger });
+  logger.info('agent started', { api: api.url, pid: process.pid });
+
+  const running = loop.run();
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  logger.info('stopping: shutting PostgreSQL down, then releasing the leader lock');
+  loop.stop();
+  await running;
+  await shutdown(async () => local.stop('fast'), 'stop postgres', logger);
+  await shutdown(async () => void (await store.releaseLeader(config.name)), 'release leader lock', logger);
+  await shutdown(() => store.closeSession(), 'close DCS session', logger);
+  await shutdown(() => api.close(), 'close API', logger);
+  await shutdown(() => local.close(), 'close connections', logger);
+  await kv.close();
+  logger.info('agent stopped');
+}
+
+async function shutdown(step: () => Promise<void>, what: string, logger: Logger): Promise<void> {
+  try {
+    await step();
+  } catch (e) {
+    logger.warn(`could not ${what}`, { error: errorMessage(e) });
+  }
+}

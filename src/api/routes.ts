@@ -1,0 +1,147 @@
+// The REST API's routes: path and method to handler, token checks, and every error turned into a JSON reply.
+import { errorMessage } from '../base/errors.js';
+import type { Logger } from '../base/log.js';
+import type { MemberBackend } from './backend.js';
+import { isAuthorized } from './auth.js';
+import { clusterDocument } from './cluster-json.js';
+import { healthChecks, healthStatusCode, parseByteSize, type HealthCheck } from './health.js';
+import { metricsText, metricsType } from './metrics.js';
+import { patroniDocument } from './patroni-json.js';
+import { HttpError, failure, json, statusOf, type Reply } from './replies.js';
+import { restartRefusal } from './restart.js';
+
+/** A request as the routes see it; the server reads the body only when a route asks for it. */
+export interface ApiRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  authorization: string | undefined;
+  readBody(): Promise<string>;
+}
+
+export interface RouteContext {
+  backend: MemberBackend;
+  token: string;
+  logger: Logger;
+  now: () => number;
+}
+
+type Handler = (req: ApiRequest, ctx: RouteContext) => Reply | Promise<Reply>;
+
+interface Route {
+  /** Mutating routes need the API token. */
+  auth: boolean;
+  handler: Handler;
+}
+
+type Methods = Partial<Record<string, Route>>;
+
+const open = (handler: Handler): Route => ({ auth: false, handler });
+const guarded = (handler: Handler): Route => ({ auth: true, handler });
+
+/** Health endpoints answer GET with the /patroni document, HEAD and OPTIONS (HAProxy's httpchk) with the status. */
+function healthRoute(check: HealthCheck): Methods {
+  const probe = open((req, ctx) => {
+    const status = ctx.backend.status();
+    const lag = req.query.get('lag');
+    const ok = check(status, { now: ctx.now(), maxLagBytes: lag === null ? undefined : parseByteSize(lag) });
+    return json(healthStatusCode(ok), patroniDocument(status));
+  });
+  return { GET: probe, HEAD: probe, OPTIONS: probe };
+}
+
+const routeTable: ReadonlyMap<string, Methods> = new Map<string, Methods>([
+  ...[...healthChecks].map(([path, check]): [string, Methods] => [path, healthRoute(check)]),
+  ['/patroni', { GET: open((_req, ctx) => json(200, patroniDocument(ctx.backend.status()))) }],
+  ['/cluster', { GET: open(async (_req, ctx) => json(200, clusterDocument(await ctx.backend.cluster()))) }],
+  ['/history', { GET: open(async (_req, ctx) => json(200, (await ctx.backend.cluster()).history)) }],
+  [
+    '/config',
+    {
+      GET: open(getConfig),
+      PATCH: guarded(async (req, ctx) => json(200, await ctx.backend.patchConfig(await jsonObject(req)))),
+      PUT: guarded(async (req, ctx) => json(200, await ctx.backend.putConfig(await jsonObject(req)))),
+    },
+  ],
+  ['/restart', { POST: guarded(restart) }],
+  ['/reload', { POST: guarded(reload) }],
+  ['/metrics', { GET: open(metrics) }],
+]);
+
+/** Answers one request; never throws: unexpected errors become a logged 500. */
+export async function route(req: ApiRequest, ctx: RouteContext): Promise<Reply> {
+  try {
+    return await dispatch(req, ctx);
+  } catch (e) {
+    const status = statusOf(e);
+    const fields = { method: req.method, path: req.path, error: errorMessage(e) };
+    if (status >= 500) ctx.logger.error('api request failed', fields);
+    return failure(status, errorMessage(e));
+  }
+}
+
+const challenge = 'Bearer realm="pgpilot", Basic realm="pgpilot"';
+
+async function dispatch(req: ApiRequest, ctx: RouteContext): Promise<Reply> {
+  const methods = routeTable.get(req.path);
+  if (methods === undefined) return failure(404, `no such endpoint: ${req.path}`);
+  const found = routeFor(methods, req.method);
+  if (found === undefined) {
+    return failure(405, `${req.method} is not allowed on ${req.path}`, { allow: Object.keys(methods).join(', ') });
+  }
+  if (found.auth) {
+    if (!isAuthorized(req.authorization, ctx.token)) {
+      ctx.logger.warn('api request refused: missing or wrong token', { method: req.method, path: req.path });
+      return failure(401, 'missing or wrong API token', { 'www-authenticate': challenge });
+    }
+    ctx.logger.info('api request', { method: req.method, path: req.path });
+  }
+  return await found.handler(req, ctx);
+}
+
+/** The route of a method (own keys only); HEAD is GET without the body, on every route. */
+function routeFor(methods: Methods, method: string): Route | undefined {
+  if (Object.hasOwn(methods, method)) return methods[method];
+  return method === 'HEAD' ? methods['GET'] : undefined;
+}
+
+function metrics(_req: ApiRequest, ctx: RouteContext): Reply {
+  return { status: 200, contentType: metricsType, payload: metricsText(ctx.backend.status()) };
+}
+
+async function getConfig(_req: ApiRequest, ctx: RouteContext): Promise<Reply> {
+  const config = (await ctx.backend.cluster()).config;
+  return config === undefined ? failure(404, 'the cluster has no dynamic configuration yet') : json(200, config);
+}
+
+/** Patroni answers 200 once PostgreSQL restarted, 503 when it did not restart (conditions unmet or failure). */
+async function restart(req: ApiRequest, ctx: RouteContext): Promise<Reply> {
+  const body = await req.readBody();
+  const refusal = restartRefusal(body.trim() === '' ? {} : parseJsonObject(body), ctx.backend.status());
+  if (refusal !== undefined) return failure(refusal.status, refusal.message);
+  await ctx.backend.restart();
+  return json(200, { message: 'restarted successfully' });
+}
+
+/** Patroni answers 202: the reload is asked of the agent, which applies it in its loop. */
+async function reload(_req: ApiRequest, ctx: RouteContext): Promise<Reply> {
+  await ctx.backend.reload();
+  return json(202, { message: 'reload scheduled' });
+}
+
+async function jsonObject(req: ApiRequest): Promise<Record<string, unknown>> {
+  return parseJsonObject(await req.readBody());
+}
+
+function parseJsonObject(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new HttpError(400, `request body is not valid JSON: ${errorMessage(e)}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new HttpError(400, 'request body must be a JSON object');
+  }
+  return value as Record<string, unknown>;
+}

@@ -1,0 +1,89 @@
+// The pgpilot command tree: parses argv, runs one command, turns errors into a message, a hint and an exit code.
+import { AssertionFailure, PgpilotError, ErrorCode } from '../base/errors.js';
+import { jsonLogger } from '../base/log.js';
+import { helpText, parseArgs, type CommandSpec, type ParsedArgs } from './args.js';
+import { cmdAgent, cmdApply, cmdDown, cmdSupervise, cmdUp } from './cmd-cluster.js';
+import { cmdConnection, cmdLogs, cmdPsql, cmdRestart, cmdStatus } from './cmd-inspect.js';
+import { processIo, type Io } from './io.js';
+import type { Logger } from '../base/log.js';
+
+type Handler = (args: ParsedArgs, io: Io, logger: Logger) => Promise<number>;
+
+const dcsFlags = {
+  dcs: { kind: 'string', help: 'etcd client URLs (comma-separated) of a cluster not started here by `pgpilot up`' },
+  namespace: { kind: 'string', help: 'DCS namespace (default /service)' },
+} as const;
+
+const commands: Array<CommandSpec & { run: Handler; hidden?: boolean }> = [
+  {
+    name: 'up', usage: 'pgpilot up -f FILE [--detach]', summary: 'Start the cluster a manifest describes on this machine (etcd, agents, PostgreSQL) and wait until it is healthy.',
+    positionals: [], flags: { file: { kind: 'string', short: 'f', help: 'the manifest (YAML)' }, detach: { kind: 'boolean', short: 'd', help: 'return once healthy and leave the cluster running' } }, run: cmdUp,
+  },
+  {
+    name: 'down', usage: 'pgpilot down NAME [--destroy --yes]', summary: 'Stop every process of a local cluster and free its ports; --destroy also deletes its data.',
+    positionals: ['NAME'], flags: { destroy: { kind: 'boolean', help: 'delete the data directories, secrets and logs too' }, yes: { kind: 'boolean', short: 'y', help: 'do not ask for confirmation' } }, run: cmdDown,
+  },
+  {
+    name: 'status', usage: 'pgpilot status NAME [--json]', summary: 'Members, roles, states, timelines and lag, read from the DCS.',
+    positionals: ['NAME'], flags: { json: { kind: 'boolean', help: 'machine-readable output' }, ...dcsFlags }, run: cmdStatus,
+  },
+  {
+    name: 'connection', usage: 'pgpilot connection NAME [--json]', summary: "The application role's connection details (host, port, user, password, dbname, uri).",
+    positionals: ['NAME'], flags: { json: { kind: 'boolean', help: 'machine-readable output' } }, run: cmdConnection,
+  },
+  {
+    name: 'psql', usage: 'pgpilot psql NAME [--replica] [-- PSQL_ARGS]', summary: 'Open psql as the superuser on the primary (or a replica).',
+    positionals: ['NAME'], passthrough: true, flags: { replica: { kind: 'boolean', help: 'connect to a running replica' }, ...dcsFlags }, run: cmdPsql,
+  },
+  {
+    name: 'logs', usage: 'pgpilot logs NAME [--member M] [--lines N]', summary: 'Show the agent and PostgreSQL logs of the members of a local cluster.',
+    positionals: ['NAME'], flags: { member: { kind: 'string', short: 'm', help: 'only this member' }, lines: { kind: 'string', short: 'n', help: 'lines per log (default 100)' } }, run: cmdLogs,
+  },
+  {
+    name: 'restart', usage: 'pgpilot restart NAME [--member M]', summary: 'Restart PostgreSQL on every member (replicas first) or on one.',
+    positionals: ['NAME'], flags: { member: { kind: 'string', short: 'm', help: 'only this member' }, 'token-file': { kind: 'string', help: 'API token file (default: the local cluster\'s)' }, ...dcsFlags }, run: cmdRestart,
+  },
+  {
+    name: 'apply', usage: 'pgpilot apply -f FILE', summary: 'Change a running cluster to match the manifest: instances, parameters, HA timings.',
+    positionals: [], flags: { file: { kind: 'string', short: 'f', help: 'the manifest (YAML)' } }, run: cmdApply,
+  },
+  {
+    name: 'agent', usage: 'pgpilot agent --config FILE', summary: 'Run the member agent (one per PostgreSQL member), as `pgpilot up` does, or by hand on other hosts.',
+    positionals: [], flags: { config: { kind: 'string', short: 'c', help: 'the agent config (YAML), see docs/manifest.md' } }, run: cmdAgent,
+  },
+  {
+    name: 'supervise', usage: 'pgpilot supervise NAME', summary: 'Internal: the process `pgpilot up` starts to own a local cluster.',
+    positionals: ['NAME'], flags: {}, run: cmdSupervise, hidden: true,
+  },
+];
+
+function usage(): string {
+  const lines = commands.filter((c) => c.hidden !== true).map((c) => `  ${c.name.padEnd(11)} ${c.summary}`);
+  return ['usage: pgpilot COMMAND [ARGS]', '', 'commands:', ...lines, '', 'pgpilot COMMAND --help shows the options of a command.'].join('\n');
+}
+
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(usage());
+    return name === undefined ? ErrorCode.Usage : 0;
+  }
+  const logger = jsonLogger({ level: process.env['PGPILOT_LOG_LEVEL'] === 'debug' ? 'debug' : 'info' });
+  try {
+    const command = commands.find((c) => c.name === name);
+    if (command === undefined) throw new PgpilotError('Usage', `unknown command "${name}"`, { hint: 'see pgpilot --help' });
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.out(helpText(command));
+      return 0;
+    }
+    return await command.run(parseArgs(command, rest), io, logger);
+  } catch (e) {
+    if (e instanceof PgpilotError) {
+      io.err(`error: ${e.format()}`);
+      return e.exitCode;
+    }
+    const kind = e instanceof AssertionFailure ? 'bug' : 'unexpected error';
+    io.err(`${kind}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,133 @@
+// The member's local PostgreSQL for the HA loop: the pg/ verbs bound to one agent config, with a cached connection.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../base/log.js';
+import type { AgentConfig, ParameterValue } from '../config/types.js';
+import { cloneFrom } from '../pg/basebackup.js';
+import { standbySignal, writeConf } from '../pg/conf.js';
+import { writeHba } from '../pg/hba.js';
+import { initdb } from '../pg/initdb.js';
+import { observePostgres } from '../pg/observe.js';
+import { ensureDir, readSecret, resolveRunAs, type RunAs } from '../pg/os-user.js';
+import { writePgpass } from '../pg/pgpass.js';
+import { readPostmasterPid, startPostgres, stopPostgres } from '../pg/postmaster.js';
+import { promote } from '../pg/promote.js';
+import { connect, reload, type PgClient } from '../pg/query.js';
+import { ensureDatabase, ensureRole } from '../pg/roles.js';
+import { slotName } from '../pg/slot-names.js';
+import { createPhysicalSlot, dropSlot, listSlots } from '../pg/slots.js';
+import type { LocalPostgres, PgDetails, Upstream } from './local.js';
+import type { PgSnapshot } from './observation.js';
+
+const replicationUser = 'replicator';
+
+/** Where the agent itself connects: loopback when PostgreSQL listens on every address. */
+function localHost(listen: string): string {
+  const first = listen.split(',')[0]?.trim() ?? '127.0.0.1';
+  return first === '*' || first === '0.0.0.0' || first === '' ? '127.0.0.1' : first === '::' ? '::1' : first;
+}
+
+export async function postgresMember(config: AgentConfig, log: Logger): Promise<LocalPostgres> {
+  const pgc = config.postgres;
+  const runAs: RunAs = await resolveRunAs(pgc.runAs);
+  const memberDir = path.dirname(path.resolve(pgc.dataDir));
+  const passFile = path.join(memberDir, 'pgpass');
+  await ensureDir(pgc.socketDir, 0o700, runAs);
+  await writePgpass(passFile, [{ host: '*', port: '*', database: '*', user: replicationUser, password: await readSecret(config.secrets.replicationPasswordFile) }], runAs);
+  const superuserPassword = await readSecret(config.secrets.superuserPasswordFile);
+  let client: PgClient | undefined;
+  let upstream: Upstream | null | undefined;
+  let parameters: Record<string, ParameterValue> | undefined;
+
+  const sql = async (): Promise<PgClient> => {
+    client ??= await connect({ host: localHost(pgc.listen), port: pgc.port, user: 'postgres', password: superuserPassword, database: 'postgres', applicationName: 'pgpilot-agent' });
+    return client;
+  };
+  const dropClient = async (): Promise<void> => {
+    const c = client;
+    client = undefined;
+    await c?.end().catch(() => undefined);
+  };
+  /** Runs `work` on the cached connection; a failure drops it so the next call reconnects. */
+  const withClient = async <T>(work: (c: PgClient) => Promise<T>): Promise<T> => {
+    try {
+      return await work(await sql());
+    } catch (e) {
+      await dropClient();
+      throw e;
+    }
+  };
+
+  return {
+    get upstream() {
+      return upstream;
+    },
+    get parameters() {
+      return parameters;
+    },
+    async dataDirState() {
+      const exists = await fs.stat(path.join(pgc.dataDir, 'PG_VERSION')).then(() => true, () => false);
+      return exists ? 'initialized' : 'missing';
+    },
+    postmasterPid: () => readPostmasterPid(pgc.dataDir),
+    async snapshot(): Promise<(PgSnapshot & PgDetails) | undefined> {
+      try {
+        const o = await withClient(observePostgres);
+        return {
+          inRecovery: o.inRecovery,
+          timeline: o.timeline,
+          walPosition: o.walPosition,
+          receivedPosition: o.receivedPosition,
+          replayedPosition: o.replayedPosition,
+          streaming: o.streaming,
+          systemIdentifier: o.systemIdentifier,
+          serverVersion: o.serverVersion,
+          postmasterStartTime: o.postmasterStartTime.toISOString(),
+          pendingRestart: o.pendingRestart,
+          replication: o.replication.map((r) => ({ application_name: r.applicationName, client_addr: r.clientAddr, state: r.state, sync_state: r.syncState })),
+        };
+      } catch {
+        return undefined;
+      }
+    },
+    initdb: () => initdb({ binDir: pgc.binDir, dataDir: pgc.dataDir, runAs, superuser: 'postgres', superuserPasswordFile: config.secrets.superuserPasswordFile, log }),
+    async configure(next, params) {
+      const primary = next === null || next === undefined ? undefined
+        : { host: next.host, port: next.port, user: replicationUser, appName: config.name, passFile, slot: slotName(config.name) };
+      await writeConf({ dataDir: pgc.dataDir, listen: pgc.listen, port: pgc.port, socketDir: pgc.socketDir, parameters: params, ...(primary === undefined ? {} : { primary }) }, runAs);
+      await writeHba(pgc.dataDir, { listen: pgc.listen, replicationUser }, runAs);
+      await standbySignal(pgc.dataDir, next !== null, runAs);
+      upstream = next;
+      parameters = params;
+    },
+    start: () => startPostgres({ binDir: pgc.binDir, dataDir: pgc.dataDir, runAs, logFile: pgc.logFile, log }),
+    async stop(mode) {
+      await dropClient();
+      await stopPostgres(pgc.dataDir, mode, 60_000, log);
+    },
+    clone: (from) => cloneFrom({ binDir: pgc.binDir, dataDir: pgc.dataDir, runAs, host: from.host, port: from.port, user: replicationUser, passFile, appName: config.name, log }),
+    async promote() {
+      await promote({ binDir: pgc.binDir, dataDir: pgc.dataDir, runAs, timeoutMs: 60_000, log });
+    },
+    async createRolesAndDatabases(users, databases) {
+      await withClient(async (c) => {
+        await ensureRole(c, { name: replicationUser, options: [], replication: true, passwordFile: config.secrets.replicationPasswordFile });
+        for (const u of users) await ensureRole(c, { name: u.name, options: u.options, passwordFile: u.passwordFile });
+        for (const d of databases) await ensureDatabase(c, d);
+      });
+    },
+    async syncSlots(wanted) {
+      await withClient(async (c) => {
+        const slots = (await listSlots(c)).filter((s) => s.type === 'physical');
+        for (const s of slots) if (!wanted.includes(s.name)) await dropSlot(c, s.name);
+        for (const name of wanted) if (!slots.some((s) => s.name === name)) await createPhysicalSlot(c, name);
+      });
+    },
+    reload: () => withClient(reload),
+    async removeDataDir() {
+      await dropClient();
+      await fs.rm(pgc.dataDir, { recursive: true, force: true });
+    },
+    close: dropClient,
+  };
+}

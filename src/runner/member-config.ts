@@ -1,0 +1,48 @@
+// Turns a manifest into the agent config of each member the local runner starts (pure).
+import type { AgentConfig, Manifest } from '../config/types.js';
+import { clusterPaths, memberName } from './layout.js';
+
+export function memberConfigs(manifest: Manifest, dcsEndpoints: string[], home: string): AgentConfig[] {
+  const { spec } = manifest;
+  const name = manifest.metadata.name;
+  const paths = clusterPaths(name, home);
+  return Array.from({ length: spec.instances }, (_, i) => {
+    const member = memberName(name, i);
+    const mp = paths.member(member);
+    return {
+      name: member,
+      scope: name,
+      namespace: spec.dcs.namespace,
+      dcs: { endpoints: dcsEndpoints },
+      postgres: {
+        dataDir: mp.dataDir,
+        binDir: '/usr/lib/postgresql/15/bin',
+        listen: spec.postgres.listen,
+        connectAddress: connectAddressFor(spec.postgres.listen),
+        port: spec.postgres.port + i,
+        socketDir: mp.socketDir,
+        logFile: mp.postgresLog,
+        runAs: 'postgres',
+        parameters: spec.postgres.parameters,
+      },
+      api: {
+        listen: spec.api.listen,
+        connectAddress: connectAddressFor(spec.api.listen),
+        port: spec.api.port + i,
+        tokenFile: paths.apiToken,
+      },
+      secrets: { superuserPasswordFile: paths.superuserPassword, replicationPasswordFile: paths.replicationPassword },
+      bootstrap: {
+        users: spec.users.map((u) => ({ ...u, passwordFile: paths.userPassword(u.name) })),
+        databases: spec.databases,
+      },
+      ha: spec.ha,
+      tags: { nofailover: false },
+    };
+  });
+}
+
+/** On one host, a wildcard listen address is reached through loopback. */
+function connectAddressFor(listen: string): string {
+  return listen === '0.0.0.0' || listen === '*' || listen === '::' ? '127.0.0.1' : listen;
+}

@@ -11,6 +11,11 @@ export interface Io {
 }
 
 export function processIo(): Io {
+  // A reader that went away (`pgpilot status | head`) is not an error of ours.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   return {
     out: (line) => void process.stdout.write(line + '\n'),
     err: (line) => void process.stderr.write(line + '\n'),

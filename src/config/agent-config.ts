@@ -129,7 +129,7 @@ export const agentConfigDocument: DocumentKind<AgentConfig> = documentKind({
   hint: 'see docs/manifest.md, section "Agent config", for every field, its type and its default',
 });
 
-/** Parses and validates an agent config; `source` names it in errors. Throws one PgpilotError('Config') listing every problem. */
+/** Parses and validates an agent config; `source` names it in errors. Throws one Config error listing every problem. */
 export function parseAgentConfig(text: string, source: string): AgentConfig {
   return parseDocument(agentConfigDocument, text, source);
 }

@@ -75,7 +75,8 @@ function syntaxLine(error: YAMLError): string {
       ? 'more than one YAML document (---), the file must hold exactly one'
       : error.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '');
   const at = error.linePos?.[0];
-  return at === undefined ? `YAML syntax error: ${what}` : `line ${at.line}, column ${at.col}: YAML syntax error: ${what}`;
+  const where = at === undefined ? '' : `line ${at.line}, column ${at.col}: `;
+  return `${where}YAML syntax error: ${what}`;
 }
 
 function readFailure(e: unknown): string {

@@ -137,7 +137,12 @@ export const manifestSchema = schemaFor<Manifest>()(
     ),
     spec: object(
       {
-        instances: integer({ min: 1, max: 9, default: 1, description: 'Number of members (one primary, the rest replicas).' }),
+        instances: integer({
+          min: 1,
+          max: 9,
+          default: 1,
+          description: 'Number of members (one primary, the rest replicas).',
+        }),
         postgres: object(
           {
             listen: listenAddress('Address PostgreSQL listens on.'),
@@ -187,15 +192,22 @@ export const manifestSchema = schemaFor<Manifest>()(
   }),
 );
 
-/** User and database names are unique, not reserved, and every owner is a listed user. */
-export function rolesRule<T>(at: string, get: (value: T) => { users: UserSpec[]; databases: DatabaseSpec[] }): Rule<T> {
+interface Roles {
+  users: UserSpec[];
+  databases: DatabaseSpec[];
+}
+
+/** User and database names are unique, user names are not reserved, and every owner is a listed user. */
+export function rolesRule<T>(at: string, get: (value: T) => Roles): Rule<T> {
   return {
-    doc: `Names in ${at}.users and in ${at}.databases are unique; user names do not start with pg_; every database owner is one of ${at}.users.`,
+    doc:
+      `Names in ${at}.users and in ${at}.databases are unique; user names do not start with pg_; ` +
+      `every database owner is one of ${at}.users.`,
     check: (value) => roleIssues(get(value), at),
   };
 }
 
-function roleIssues({ users, databases }: { users: UserSpec[]; databases: DatabaseSpec[] }, at: string): Issue[] {
+function roleIssues({ users, databases }: Roles, at: string): Issue[] {
   const reserved = users.flatMap((u, i) =>
     u.name.startsWith('pg_')
       ? [got(`${at}.users[${i}].name`, 'must not start with pg_ (PostgreSQL reserves those role names)', u.name)]
@@ -206,17 +218,24 @@ function roleIssues({ users, databases }: { users: UserSpec[]; databases: Databa
       ? []
       : [{ path: `${at}.databases[${i}].owner`, problem: `role ${JSON.stringify(d.owner)} is not in ${at}.users` }],
   );
-  return [...duplicateNames(users, `${at}.users`, 'user'), ...reserved, ...duplicateNames(databases, `${at}.databases`, 'database'), ...orphans];
+  return [
+    ...duplicateNames(users, `${at}.users`, 'user'),
+    ...duplicateNames(databases, `${at}.databases`, 'database'),
+    ...reserved,
+    ...orphans,
+  ];
 }
 
 function duplicateNames(items: readonly { name: string }[], at: string, what: string): Issue[] {
   return items.flatMap((item, i) => {
     const first = items.findIndex((other) => other.name === item.name);
-    return first < i ? [{ path: `${at}[${i}].name`, problem: `duplicate ${what} ${JSON.stringify(item.name)} (see ${at}[${first}])` }] : [];
+    if (first === i) return [];
+    const problem = `duplicate ${what} ${JSON.stringify(item.name)} (see ${at}[${first}])`;
+    return [{ path: `${at}[${i}].name`, problem }];
   });
 }
 
-/** Patroni's timing rule: the leader must get to renew its lease before the lease runs out. */
+/** Patroni's timing rule: the leader gets to renew its lease before the lease runs out. */
 export function haRule<T>(at: string, get: (value: T) => HaSpec): Rule<T> {
   return {
     doc: `${at}.loopWait + ${at}.retryTimeout is less than ${at}.ttl (Patroni's rule).`,
@@ -227,8 +246,9 @@ export function haRule<T>(at: string, get: (value: T) => HaSpec): Rule<T> {
 function haIssues(ha: HaSpec, at: string): Issue[] {
   const needed = ha.loopWait + ha.retryTimeout;
   if (ha.ttl > needed) return [];
-  const why = `(Patroni's rule: the leader must renew its lease before it expires)`;
-  return [got(`${at}.ttl`, `must be greater than loopWait + retryTimeout = ${ha.loopWait} + ${ha.retryTimeout} = ${needed} ${why}`, ha.ttl)];
+  const sum = `loopWait + retryTimeout = ${ha.loopWait} + ${ha.retryTimeout} = ${needed}`;
+  const why = "(Patroni's rule: the leader must renew its lease before it expires)";
+  return [got(`${at}.ttl`, `must be greater than ${sum} ${why}`, ha.ttl)];
 }
 
 /** Parameters pgpilot manages are refused, so a manifest never fights the agent. */
@@ -249,23 +269,21 @@ function parameterIssues(parameters: Record<string, ParameterValue>, at: string)
   });
 }
 
-/** Member i uses port + i: both ranges must fit below 65536 and must not overlap. */
+/** Member i uses port + i: both ranges must end by 65535 and must not overlap. */
 function portIssues(spec: ClusterSpec): Issue[] {
   const postgres = portRange(spec.postgres.port, spec.instances);
   const api = portRange(spec.api.port, spec.instances);
   const overflow = [
     { range: postgres, path: 'spec.postgres.port' },
     { range: api, path: 'spec.api.port' },
-  ].flatMap(({ range, path }) =>
-    range.last > highestPort
-      ? [got(path, `with ${spec.instances} instances members use ports ${range.text}, past ${highestPort}`, range.first)]
-      : [],
-  );
-  const overlap =
-    postgres.first <= api.last && api.first <= postgres.last
-      ? [got('spec.api.port', `API ports ${api.text} overlap PostgreSQL ports ${postgres.text} (spec.postgres.port)`, api.first)]
-      : [];
-  return [...overflow, ...overlap];
+  ].flatMap(({ range, path }) => {
+    if (range.last <= highestPort) return [];
+    const problem = `with ${spec.instances} instances members use ports ${range.text}, past ${highestPort}`;
+    return [got(path, problem, range.first)];
+  });
+  if (postgres.first > api.last || api.first > postgres.last) return overflow;
+  const overlap = `API ports ${api.text} overlap PostgreSQL ports ${postgres.text} (spec.postgres.port)`;
+  return [...overflow, got('spec.api.port', overlap, api.first)];
 }
 
 function portRange(first: number, instances: number): { first: number; last: number; text: string } {
@@ -278,7 +296,9 @@ export const manifestRules: readonly Rule<Manifest>[] = [
   haRule('spec.ha', (m: Manifest) => m.spec.ha),
   parametersRule('spec.postgres.parameters', (m: Manifest) => m.spec.postgres.parameters),
   {
-    doc: 'PostgreSQL ports (spec.postgres.port + i) and API ports (spec.api.port + i) stay at most 65535 and do not overlap.',
+    doc:
+      'PostgreSQL ports (spec.postgres.port + i) and API ports (spec.api.port + i) stay at most 65535 ' +
+      'and do not overlap.',
     check: (m) => portIssues(m.spec),
   },
 ];
@@ -290,7 +310,7 @@ export const manifestDocument: DocumentKind<Manifest> = documentKind({
   hint: 'see docs/manifest.md for every field, its type and its default',
 });
 
-/** Parses and validates a manifest; `source` names it in errors. Throws one PgpilotError('Config') listing every problem. */
+/** Parses and validates a manifest; `source` names it in errors. Throws one Config error listing every problem. */
 export function parseManifest(text: string, source: string): Manifest {
   return parseDocument(manifestDocument, text, source);
 }

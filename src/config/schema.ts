@@ -84,22 +84,22 @@ export type AnyNode = ScalarNode | ArrayNode | ObjectNode | MapNode | UnionNode;
 export type Infer<N> = AnyNode extends N
   ? unknown
   : N extends { kind: 'string' }
-  ? string
-  : N extends { kind: 'number' }
-    ? number
-    : N extends { kind: 'boolean' }
-      ? boolean
-      : N extends { kind: 'enum'; values: readonly (infer V)[] }
-        ? V
-        : N extends { kind: 'array'; items: infer I }
-          ? Infer<I>[]
-          : N extends { kind: 'map'; values: infer V }
-            ? Record<string, Infer<V>>
-            : N extends { kind: 'union'; options: readonly (infer O)[] }
-              ? Infer<O>
-              : N extends { kind: 'object'; fields: infer F }
-                ? { -readonly [K in keyof F]: Infer<F[K]> }
-                : never;
+    ? string
+    : N extends { kind: 'number' }
+      ? number
+      : N extends { kind: 'boolean' }
+        ? boolean
+        : N extends { kind: 'enum'; values: readonly (infer V)[] }
+          ? V
+          : N extends { kind: 'array'; items: infer I }
+            ? Infer<I>[]
+            : N extends { kind: 'map'; values: infer V }
+              ? Record<string, Infer<V>>
+              : N extends { kind: 'union'; options: readonly (infer O)[] }
+                ? Infer<O>
+                : N extends { kind: 'object'; fields: infer F }
+                  ? { -readonly [K in keyof F]: Infer<F[K]> }
+                  : never;
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
@@ -160,7 +160,10 @@ export function map<V extends AnyNode>(
   return { kind: 'map', values, ...opts };
 }
 
-export function union<const O extends readonly ScalarNode[]>(options: O, opts: Opts<NoInfer<Infer<O[number]>>> = {}): UnionNode<O> {
+export function union<const O extends readonly ScalarNode[]>(
+  options: O,
+  opts: Opts<NoInfer<Infer<O[number]>>> = {},
+): UnionNode<O> {
   return { kind: 'union', options, ...opts };
 }
 
@@ -206,11 +209,11 @@ export function childPath(path: string, key: string): string {
 
 /** Whether an absent field of this node gets a value without the user writing one. */
 export function isOptional(node: AnyNode): boolean {
-  return node.default !== undefined || node.derive !== undefined || implicitDefault(node) !== undefined;
+  return node.derive !== undefined || implicitDefault(node) !== undefined;
 }
 
 /** "an integer" or "a number", for messages. */
-export function numberKind(node: NumberNode): string {
+function numberKind(node: NumberNode): string {
   return node.integer ? 'an integer' : 'a number';
 }
 
@@ -294,7 +297,7 @@ function checkEnum(node: EnumNode, value: unknown, path: string, issues: Issue[]
 }
 
 /** `"a"` for a literal, `one of "a", "b"` for an enum. */
-export function describeEnum(node: EnumNode): string {
+function describeEnum(node: EnumNode): string {
   const quoted = node.values.map((v) => JSON.stringify(v));
   return quoted.length === 1 ? String(quoted[0]) : `one of ${quoted.join(', ')}`;
 }
@@ -303,10 +306,10 @@ function checkArray(node: ArrayNode, value: unknown, path: string, issues: Issue
   if (!Array.isArray(value)) return reject(issues, got(path, 'must be a list', value));
   const items: unknown[] = value.map((item, i) => check(node.items, item, `${path}[${i}]`, issues));
   if (node.minItems !== undefined && items.length < node.minItems) {
-    return reject(issues, got(path, `must have at least ${count(node.minItems, 'item')}`, value));
+    return reject(issues, got(path, `must have at least ${count(node.minItems, 'item')}`, items.length));
   }
   if (node.maxItems !== undefined && items.length > node.maxItems) {
-    return reject(issues, got(path, `must have at most ${count(node.maxItems, 'item')}`, value));
+    return reject(issues, got(path, `must have at most ${count(node.maxItems, 'item')}`, items.length));
   }
   return items;
 }
@@ -329,8 +332,7 @@ function checkObject(node: ObjectNode, value: unknown, path: string, issues: Iss
   const out: Record<string, unknown> = {};
   const derived: [string, AnyNode, Derive][] = [];
   for (const [key, field] of Object.entries(node.fields)) {
-    const given = value[key];
-    const start = given === undefined || (given === null && isOptional(field)) ? implicitDefault(field) : given;
+    const start = startValue(field, value[key]);
     if (start === undefined && field.derive !== undefined) derived.push([key, field, field.derive]);
     else if (start === undefined) issues.push({ path: childPath(path, key), problem: 'required field missing' });
     else out[key] = check(field, start, childPath(path, key), issues);
@@ -339,11 +341,17 @@ function checkObject(node: ObjectNode, value: unknown, path: string, issues: Iss
   if (issues.length > before) return undefined;
   for (const [key, field, derive] of derived) {
     const start = derive.from(out);
-    const fieldPath = childPath(path, key);
-    if (start === undefined) issues.push({ path: fieldPath, problem: `required field missing (default: ${derive.doc})` });
-    else out[key] = check(field, start, fieldPath, issues);
+    const problem = `required field missing (default: ${derive.doc})`;
+    if (start === undefined) issues.push({ path: childPath(path, key), problem });
+    else out[key] = check(field, start, childPath(path, key), issues);
   }
   return out;
+}
+
+/** What a field is validated from: the given value, or its default when absent (or null, if it has one). */
+function startValue(field: AnyNode, given: unknown): unknown {
+  const absent = given === undefined || (given === null && isOptional(field));
+  return absent ? implicitDefault(field) : given;
 }
 
 function unknownField(key: string, known: readonly string[]): string {
@@ -406,7 +414,7 @@ function checkUnion(node: UnionNode, value: unknown, path: string, issues: Issue
 }
 
 /** The options of a union in words: "a string, a number or true/false". */
-export function describeUnion(node: UnionNode): string {
+function describeUnion(node: UnionNode): string {
   const names = node.options.map(scalarName);
   return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
 }

@@ -49,16 +49,13 @@ export async function startPostgres(options: StartOptions): Promise<number> {
   }
   const child = spawnPostmaster(options);
   let exited: string | undefined;
-  const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
-    exited = signal ?? `exit code ${code}`;
-  };
-  const onError = (e: Error): void => void (exited = e.message);
-  child.once('exit', onExit).once('error', onError).unref();
+  child.once('exit', (code, signal) => void (exited = signal ?? `exit code ${code}`));
+  child.once('error', (e) => void (exited = e.message)).unref();
   log.info('starting PostgreSQL', { dataDir, pid: child.pid, logFile: options.logFile });
   const timeoutMs = options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   const ready = await waitFor('PostgreSQL to accept connections',
     async () => exited !== undefined || (await isReady(dataDir, child.pid)), { timeoutMs, intervalMs: 100 },
-  ).catch(() => false).finally(() => child.off('exit', onExit).off('error', onError));
+  ).catch(() => false);
   if (exited !== undefined) throw await startFailed(options, `exited during start (${exited})`);
   if (!ready || child.pid === undefined) {
     throw await startFailed(options, `is not ready after ${timeoutMs} ms; it keeps running as pid ${child.pid}`);

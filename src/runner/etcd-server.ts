@@ -50,7 +50,9 @@ export async function startEtcd(options: EtcdServerOptions): Promise<EtcdServer>
     });
     if (exit !== undefined) {
       throw new PgpilotError('Program', `etcd (pid ${pid}) exited while starting: ${state}`, {
-        hint: `see the etcd log ${options.logFile} (is port ${options.clientPort} or ${options.peerPort} taken?)`,
+        hint: `see the etcd log ${options.logFile}: is port ${options.clientPort} or ${options.peerPort} taken${
+          options.runAs === undefined ? '' : `, or can user ${options.runAs} not reach ${options.dataDir}`
+        }?`,
       });
     }
   } catch (e) {

@@ -64,12 +64,20 @@ export function etcdKv(options: EtcdKvOptions): KvStore {
     });
   }
 
-  /** POSTs `body` to `path`: on the preferred endpoint, then on the next ones while the connection fails. */
-  async function call<T>(path: string, body: unknown, operation: string): Promise<T> {
+  /**
+   * POSTs `body` to `path`: on the preferred endpoint, then on the next ones while the connection fails. `decode`
+   * reads the answer (a streaming endpoint's answer is one `{"result": ...}` message).
+   */
+  async function call<T>(
+    path: string,
+    body: unknown,
+    operation: string,
+    decode: (text: string) => T = parseJson<T>,
+  ): Promise<T> {
     const unreached: string[] = [];
     for (const endpoint of ring.inOrder()) {
       try {
-        const answer = parseJson<T>(await exchange(`${endpoint}${path}`, body, agent, timeoutMs));
+        const answer = decode(await exchange(`${endpoint}${path}`, body, agent, timeoutMs));
         ring.prefer(endpoint);
         return answer;
       } catch (e) {
@@ -87,10 +95,6 @@ export function etcdKv(options: EtcdKvOptions): KvStore {
     throw new PgpilotError('Dcs', `etcd ${operation} failed: no endpoint reachable: ${unreached.join(', ')}`, {
       hint: reachHint(options.endpoints),
     });
-  }
-
-  async function stream<T>(path: string, body: unknown, operation: string): Promise<T> {
-    return streamResult(await call<StreamMessage<T>>(path, body, operation));
   }
 
   /** A put or delete: a plain request without conditions, else one txn comparing every condition. */
@@ -156,9 +160,13 @@ export function etcdKv(options: EtcdKvOptions): KvStore {
     const onMessage = (response: WatchResponse): void => {
       backoff = watchBackoffMs.first;
       if (response.canceled === true) {
-        // Compacted history cannot be replayed: resume at the oldest revision left and say so.
-        next = Math.max(next, int(response.compact_revision));
-        throw new Error(`watch canceled: ${response.cancel_reason ?? `compacted up to ${next}`}`);
+        const compacted = int(response.compact_revision);
+        if (compacted === 0) throw new Error(`watch canceled: ${response.cancel_reason ?? 'no reason given'}`);
+        // Compacted history cannot be replayed: resume at the oldest revision left and say what was lost.
+        next = Math.max(next, compacted);
+        throw new PgpilotError('Dcs', `etcd watch ${prefix}: history before revision ${compacted} was compacted`, {
+          hint: `the events before it are lost: read the keys again (range); the watch goes on from ${compacted}`,
+        });
       }
       for (const event of response.events ?? []) {
         const watchEvent = toWatchEvent(event);
@@ -176,7 +184,7 @@ export function etcdKv(options: EtcdKvOptions): KvStore {
         if (signal.aborted) return;
         if (e instanceof Unreached) ring.passOver(endpoint);
         logger.warn('etcd watch failed, reconnecting', { endpoint, prefix, next, error: errorMessage(e) });
-        onError?.(failure(`watch ${prefix}`, endpoint, e));
+        onError?.(e instanceof PgpilotError ? e : failure(`watch ${prefix}`, endpoint, e));
       }
       await sleep(backoff, signal);
       backoff = Math.min(backoff * 2, watchBackoffMs.max);
@@ -197,7 +205,8 @@ export function etcdKv(options: EtcdKvOptions): KvStore {
     delete: remove,
     grantLease,
     async keepAlive(lease: string) {
-      return int((await stream<KeepAliveResponse>('/v3/lease/keepalive', { ID: lease }, `keepAlive ${lease}`)).TTL);
+      const decode = (text: string): KeepAliveResponse => streamResult(parseJson<StreamMessage<KeepAliveResponse>>(text));
+      return int((await call('/v3/lease/keepalive', { ID: lease }, `keepAlive ${lease}`, decode)).TTL);
     },
     revokeLease,
     watch(prefix, fromRevision, onEvent, signal, onError) {
@@ -336,6 +345,7 @@ function open(
   const response = new Promise<http.IncomingMessage>((resolve, reject) => {
     request.once('response', resolve);
     request.on('error', (e) => reject(connected ? e : new Unreached(e.message, { cause: e })));
+    request.once('close', () => reject(new Error('connection closed before an answer')));
   });
   request.end(payload);
   return { request, response };
@@ -352,12 +362,24 @@ async function exchange(url: string, body: unknown, agent: http.Agent, timeoutMs
   }, timeoutMs);
   try {
     answer = await response;
-    const text = await readText(answer);
-    if (answer.statusCode !== 200) throw rejection(answer.statusCode ?? 0, parseJson<GatewayError>(text));
-    return text;
+    await checkStatus(answer);
+    return await readText(answer);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Throws a Rejected with etcd's message unless the status is 200. */
+async function checkStatus(answer: http.IncomingMessage): Promise<void> {
+  if (answer.statusCode === 200) return;
+  const text = await readText(answer);
+  let body: GatewayError;
+  try {
+    body = JSON.parse(text) as GatewayError;
+  } catch {
+    body = { message: text.slice(0, 200) };
+  }
+  throw rejection(answer.statusCode ?? 0, body);
 }
 
 async function readText(stream: http.IncomingMessage): Promise<string> {
@@ -383,7 +405,7 @@ async function watchStream(
   const timer = setTimeout(() => request.destroy(new Error(`watch not confirmed within ${timeoutMs} ms`)), timeoutMs);
   try {
     const answer = await response;
-    if (answer.statusCode !== 200) throw rejection(answer.statusCode ?? 0, parseJson(await readText(answer)));
+    await checkStatus(answer);
     for await (const line of lines(answer)) {
       clearTimeout(timer);
       onMessage(streamResult(parseJson<StreamMessage<WatchResponse>>(line)));

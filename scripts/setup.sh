@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what pgpilot needs and is missing (Debian packages, npm dependencies), then builds. Safe to re-run.
+# usage: scripts/setup.sh [--test]   (--test also installs what the test suite compares against: Patroni's patronictl)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for_tests=false
+[ "${1:-}" = "--test" ] && for_tests=true
 
 need_pkgs=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need_pkgs+=(postgresql-15 postgresql-client-15)
@@ -9,6 +12,8 @@ command -v etcd >/dev/null 2>&1 || need_pkgs+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need_pkgs+=(etcd-client)
 command -v pgbouncer >/dev/null 2>&1 || need_pkgs+=(pgbouncer)
 command -v setpriv >/dev/null 2>&1 || need_pkgs+=(util-linux)
+command -v psql >/dev/null 2>&1 || need_pkgs+=(postgresql-client-15)
+if $for_tests; then command -v patronictl >/dev/null 2>&1 || need_pkgs+=(patroni); fi
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_pkgs[*]}"
   sudo_cmd=()

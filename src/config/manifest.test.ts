@@ -64,6 +64,7 @@ const invalid: InvalidCase[] = [
   { name: 'duplicate database', text: withSpec('databases:', '  - {name: app, owner: app}', '  - {name: app, owner: app}'), path: 'spec.databases[1].name', says: 'duplicate database "app"' },
   { name: 'user name not an identifier', text: withSpec('users:', '  - name: App-User'), path: 'spec.users[0].name', says: 'must match [a-z_][a-z0-9_]*' },
   { name: 'reserved user name', text: withSpec('users:', '  - name: pg_app'), path: 'spec.users[0].name', says: 'must not start with pg_' },
+  { name: 'pgpilot role as a user', text: withSpec('users:', '  - name: replicator'), path: 'spec.users[0].name', says: 'a role pgpilot manages itself' },
   { name: 'unknown role attribute', text: withSpec('users:', '  - name: app', '    options: [LOGIN]'), path: 'spec.users[0].options[0]', says: 'must be SUPERUSER, CREATEDB' },
   { name: 'users[1] without a name', text: withSpec('users:', '  - name: app', '  - options: [CREATEDB]'), path: 'spec.users[1].name', says: 'required field missing' },
   {

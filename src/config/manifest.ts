@@ -201,18 +201,24 @@ interface Roles {
 export function rolesRule<T>(at: string, get: (value: T) => Roles): Rule<T> {
   return {
     doc:
-      `Names in ${at}.users and in ${at}.databases are unique; user names do not start with pg_; ` +
+      `Names in ${at}.users and in ${at}.databases are unique; user names do not start with pg_ and are not ` +
+      `${[...pgpilotRoles].join(' or ')} (pgpilot's own roles); ` +
       `every database owner is one of ${at}.users.`,
     check: (value) => roleIssues(get(value), at),
   };
 }
 
+/** Roles pgpilot creates itself: the superuser and the replication role. */
+const pgpilotRoles = new Set(['postgres', 'replicator']);
+
+function reservedRoleIssue(name: string, path: string): Issue[] {
+  if (name.startsWith('pg_')) return [got(path, 'must not start with pg_ (PostgreSQL reserves those role names)', name)];
+  if (pgpilotRoles.has(name)) return [got(path, 'is a role pgpilot manages itself (the superuser or the replication role)', name)];
+  return [];
+}
+
 function roleIssues({ users, databases }: Roles, at: string): Issue[] {
-  const reserved = users.flatMap((u, i) =>
-    u.name.startsWith('pg_')
-      ? [got(`${at}.users[${i}].name`, 'must not start with pg_ (PostgreSQL reserves those role names)', u.name)]
-      : [],
-  );
+  const reserved = users.flatMap((u, i) => reservedRoleIssue(u.name, `${at}.users[${i}].name`));
   const orphans = databases.flatMap((d, i) =>
     users.some((u) => u.name === d.owner)
       ? []

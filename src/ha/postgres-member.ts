@@ -118,7 +118,7 @@ export async function postgresMember(config: AgentConfig, log: Logger): Promise<
     },
     async syncSlots(wanted) {
       await withClient(async (c) => {
-        const slots = (await listSlots(c)).filter((s) => s.type === 'physical');
+        const slots = (await listSlots(c)).filter((s) => s.type === 'physical' && !s.temporary);
         for (const s of slots) if (!wanted.includes(s.name)) await dropSlot(c, s.name);
         for (const name of wanted) if (!slots.some((s) => s.name === name)) await createPhysicalSlot(c, name);
       });

@@ -9,6 +9,8 @@ export interface SlotInfo {
   active: boolean;
   activePid: number | undefined;
   restartLsn: Lsn | undefined;
+  /** Dropped by PostgreSQL when its session ends (pg_basebackup's), never to be managed. */
+  temporary: boolean;
 }
 
 interface SlotRow {
@@ -17,19 +19,21 @@ interface SlotRow {
   active: boolean;
   active_pid: number | null;
   restart_lsn: string | null;
+  temporary: boolean;
 }
 
 const DROP_TIMEOUT_MS = 10_000;
 
 export async function listSlots(client: PgClient): Promise<SlotInfo[]> {
   const rows = await queryRows<SlotRow>(client, 'list replication slots',
-    'SELECT slot_name, slot_type, active, active_pid, restart_lsn::text FROM pg_replication_slots ORDER BY slot_name');
+    'SELECT slot_name, slot_type, active, active_pid, restart_lsn::text, temporary FROM pg_replication_slots ORDER BY slot_name');
   return rows.map((r) => ({
     name: r.slot_name,
     type: r.slot_type,
     active: r.active,
     activePid: r.active_pid ?? undefined,
     restartLsn: r.restart_lsn === null ? undefined : parseLsn(r.restart_lsn),
+    temporary: r.temporary,
   }));
 }
 

@@ -13,12 +13,20 @@ import { agentBackend } from './backend.js';
 export async function runAgent(configFile: string, rootLogger: Logger): Promise<void> {
   const config = await loadAgentConfig(configFile);
   const logger = rootLogger.child({ cluster: config.scope, member: config.name });
-  const kv = etcdKv({ endpoints: config.dcs.endpoints, logger });
+  // retry_timeout bounds one etcd request: a loop must finish well within the lease ttl even when etcd hangs.
+  const kv = etcdKv({ endpoints: config.dcs.endpoints, logger, requestTimeoutMs: config.ha.retryTimeout * 1000 });
   const store = new ClusterStore(kv, config.namespace, config.scope);
-  const local = await postgresMember(config, logger);
-  const loop = new HaLoop({ config, store, local, logger });
+  let wake = (): void => undefined;
+  const local = await postgresMember(config, logger, {
+    onPostmasterExit: (why) => {
+      logger.warn('postgres exited', { why });
+      wake();
+    },
+  });
   const token = await readSecret(config.api.tokenFile);
-  const api = await startApiServer({ host: config.api.listen, port: config.api.port, backend: agentBackend(loop, store, local), token, logger });
+  const loop = new HaLoop({ config, store, local, token, logger });
+  wake = () => loop.wake();
+  const api = await startApiServer({ host: config.api.listen, port: config.api.port, backend: agentBackend(loop, store, local, config.name), token, logger });
   logger.info('agent started', { api: api.url, pid: process.pid });
 
   const running = loop.run();

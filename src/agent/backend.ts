@@ -5,6 +5,7 @@ import type { ClusterStore } from '../dcs/cluster-store.js';
 import type { HaLoop } from '../ha/loop.js';
 import type { LocalPostgres } from '../ha/local.js';
 import type { DynamicConfig } from '../model/cluster.js';
+import { cancelScheduledSwitchover, requestSwitchover } from './switchover.js';
 
 /** RFC 7386 JSON merge patch. */
 export function mergePatch(target: unknown, patch: unknown): unknown {
@@ -30,7 +31,7 @@ function asDynamicConfig(value: unknown): DynamicConfig {
   return c as DynamicConfig;
 }
 
-export function agentBackend(loop: HaLoop, store: ClusterStore, local: LocalPostgres): MemberBackend {
+export function agentBackend(loop: HaLoop, store: ClusterStore, local: LocalPostgres, me: string): MemberBackend {
   /** Compare-and-set on the config key, retried when another writer got in between. */
   const update = async (change: (current: DynamicConfig | undefined) => DynamicConfig): Promise<DynamicConfig> => {
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -54,5 +55,11 @@ export function agentBackend(loop: HaLoop, store: ClusterStore, local: LocalPost
         await local.start();
       }),
     reload: () => loop.request(() => local.reload()),
+    switchover: (request) => requestSwitchover(store, request, me, () => loop.wake()),
+    cancelSwitchover: () => cancelScheduledSwitchover(store),
+    failsafe: (leader) => {
+      loop.failsafeFrom(leader);
+      return loop.status();
+    },
   };
 }

@@ -14,4 +14,19 @@ export interface MemberBackend {
   restart(): Promise<void>;
   /** Asks the agent to re-read the DCS config and reload PostgreSQL. */
   reload(): Promise<void>;
+  /**
+   * A switchover (leader named) or failover (no leader named) request, answered as Patroni does: 200 when done,
+   * 202 when scheduled, 412 when a precondition fails, 503 when it did not happen.
+   */
+  switchover(request: SwitchoverRequest): Promise<{ status: 200 | 202 | 412 | 503; message: string }>;
+  /** Cancels a scheduled switchover. */
+  cancelSwitchover(): Promise<{ status: 200 | 404; message: string }>;
+  /** The leader says it is alive while the DCS is unreachable (Patroni's failsafe); returns our status. */
+  failsafe(leader: string): MemberStatus;
+}
+
+export interface SwitchoverRequest {
+  leader: string | undefined;
+  candidate: string | undefined;
+  scheduledAt: string | undefined;
 }

@@ -32,7 +32,7 @@ function memberDocument(view: ClusterView, name: string, data: MemberData): Clus
   const isLeader = name === view.leader?.name;
   return {
     name,
-    role: isLeader ? 'leader' : name === view.sync?.sync_standby ? 'sync_standby' : 'replica',
+    role: isLeader ? 'leader' : (view.sync?.sync_standby ?? '').split(',').map((n) => n.trim()).includes(name) ? 'sync_standby' : 'replica',
     state: data.state,
     api_url: data.api_url,
     ...hostAndPort(data.conn_url),

@@ -124,6 +124,15 @@ export function fakeBackend(): FakeBackend {
     putConfig: (config) => Promise.resolve(config as DynamicConfig),
     restart: () => Promise.resolve(void calls.push('restart')),
     reload: () => Promise.resolve(void calls.push('reload')),
+    switchover(request) {
+      calls.push(`switchover ${request.leader ?? '-'} ${request.candidate ?? '-'} ${request.scheduledAt ?? '-'}`);
+      return Promise.resolve(request.scheduledAt === undefined ? { status: 200, message: `Successfully switched over to "${request.candidate ?? '?'}"` } : { status: 202, message: 'Switchover scheduled' });
+    },
+    cancelSwitchover: () => Promise.resolve({ status: 404, message: 'no scheduled switchover' }),
+    failsafe(leader) {
+      calls.push(`failsafe ${leader}`);
+      return this.current;
+    },
   };
 }
 

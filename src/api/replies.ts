@@ -15,6 +15,11 @@ export function json(status: number, value: unknown): Reply {
   return { status, contentType: jsonType, payload: JSON.stringify(value) };
 }
 
+/** Plain text, as Patroni answers switchover and failover requests (patronictl prints the text). */
+export function text(status: number, message: string): Reply {
+  return { status, contentType: 'text/plain; charset=utf-8', payload: message };
+}
+
 /** Every error reply has the same shape: `{"error": message}`. */
 export function failure(status: number, message: string, headers?: Record<string, string>): Reply {
   const reply = json(status, { error: message });

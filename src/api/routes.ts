@@ -7,7 +7,7 @@ import { clusterDocument } from './cluster-json.js';
 import { healthChecks, healthStatusCode, parseByteSize, type HealthCheck } from './health.js';
 import { metricsText, metricsType } from './metrics.js';
 import { patroniDocument } from './patroni-json.js';
-import { HttpError, failure, json, statusOf, type Reply } from './replies.js';
+import { HttpError, failure, json, statusOf, text, type Reply } from './replies.js';
 import { restartRefusal } from './restart.js';
 
 /** A request as the routes see it; the server reads the body only when a route asks for it. */
@@ -64,6 +64,9 @@ const routeTable: ReadonlyMap<string, Methods> = new Map<string, Methods>([
     },
   ],
   ['/restart', { POST: guarded(restart) }],
+  ['/switchover', { POST: guarded((req, ctx) => switchover(req, ctx, true)), DELETE: guarded(cancelSwitchover) }],
+  ['/failover', { POST: guarded((req, ctx) => switchover(req, ctx, false)) }],
+  ['/failsafe', { POST: guarded(failsafe) }],
   ['/reload', { POST: guarded(reload) }],
   ['/metrics', { GET: open(metrics) }],
 ]);
@@ -127,6 +130,35 @@ async function restart(req: ApiRequest, ctx: RouteContext): Promise<Reply> {
 async function reload(_req: ApiRequest, ctx: RouteContext): Promise<Reply> {
   await ctx.backend.reload();
   return json(202, { message: 'reload scheduled' });
+}
+
+const optionalString = (body: Record<string, unknown>, key: string): string | undefined => {
+  const v = body[key];
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v !== 'string') throw new HttpError(400, `"${key}" must be a string`);
+  return v;
+};
+
+/** Patroni's POST /switchover (leader required) and POST /failover (candidate required), plain-text answers. */
+async function switchover(req: ApiRequest, ctx: RouteContext, planned: boolean): Promise<Reply> {
+  const body = await jsonObject(req);
+  const request = { leader: optionalString(body, 'leader'), candidate: optionalString(body, 'candidate'), scheduledAt: optionalString(body, 'scheduled_at') };
+  if (planned && request.leader === undefined) return text(400, 'Switchover could be performed only from a specific member. Please specify leader name');
+  if (!planned && request.candidate === undefined) return text(400, 'Failover could be performed only to a specific candidate');
+  if (request.scheduledAt !== undefined && Number.isNaN(Date.parse(request.scheduledAt))) return text(400, 'Unable to parse scheduled timestamp. It should be in an unambiguous format, e.g. ISO 8601');
+  const result = await ctx.backend.switchover(planned ? request : { ...request, leader: undefined });
+  return text(result.status, result.message);
+}
+
+async function cancelSwitchover(_req: ApiRequest, ctx: RouteContext): Promise<Reply> {
+  const result = await ctx.backend.cancelSwitchover();
+  return text(result.status, result.message);
+}
+
+async function failsafe(req: ApiRequest, ctx: RouteContext): Promise<Reply> {
+  const leader = optionalString(await jsonObject(req), 'leader');
+  if (leader === undefined) return failure(400, '"leader" is required');
+  return json(200, patroniDocument(ctx.backend.failsafe(leader)));
 }
 
 async function jsonObject(req: ApiRequest): Promise<Record<string, unknown>> {

@@ -106,3 +106,25 @@ describe('REST API server', () => {
     assert.match(await res.text(), /^pgpilot_is_leader\{scope="demo",name="pg-0"\} 1$/m);
   });
 });
+
+test('switchover, failover and failsafe need the token and answer as Patroni does', async () => {
+  const backend = fakeBackend();
+  const server = await startTestServer(backend);
+  try {
+    const post = (path: string, body: unknown, auth = true): Promise<Response> =>
+      fetch(server.url + path, { method: 'POST', body: JSON.stringify(body), headers: auth ? { authorization: `Bearer ${testToken}` } : {} });
+    assert.equal((await post('/switchover', { leader: 'a', candidate: 'b' }, false)).status, 401);
+    const done = await post('/switchover', { leader: 'a', candidate: 'b' });
+    assert.equal(done.status, 200);
+    assert.equal(await done.text(), 'Successfully switched over to "b"');
+    assert.equal((await post('/switchover', { candidate: 'b' })).status, 400);
+    assert.equal((await post('/switchover', { leader: 'a', scheduled_at: 'not a time' })).status, 400);
+    assert.equal((await post('/switchover', { leader: 'a', scheduled_at: '2030-01-01T00:00:00Z' })).status, 202);
+    assert.equal((await post('/failover', {})).status, 400);
+    assert.equal((await post('/failover', { leader: 'x', candidate: 'b' })).status, 200);
+    assert.equal((await post('/failsafe', { leader: 'a' })).status, 200);
+    assert.deepEqual(backend.calls, ['switchover a b -', 'switchover a - 2030-01-01T00:00:00Z', 'switchover - b -', 'failsafe a']);
+  } finally {
+    await server.close();
+  }
+});

@@ -28,6 +28,8 @@ export const ErrorCode = {
   NotConfirmed: 70,
   /** An OS-level failure (file system, process, port). */
   Os: 80,
+  /** A connection pooler (pgbouncer) could not be started, reached or controlled. */
+  Pooler: 90,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 

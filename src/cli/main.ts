@@ -4,6 +4,7 @@ import { jsonLogger } from '../base/log.js';
 import { helpText, parseArgs, type CommandSpec, type ParsedArgs } from './args.js';
 import { cmdAgent, cmdApply, cmdDown, cmdSupervise, cmdUp } from './cmd-cluster.js';
 import { cmdConnection, cmdLogs, cmdPsql, cmdRestart, cmdStatus } from './cmd-inspect.js';
+import { cmdFailover, cmdHistory, cmdPause, cmdResume, cmdSwitchover } from './cmd-ha.js';
 import { processIo, type Io } from './io.js';
 import type { Logger } from '../base/log.js';
 
@@ -42,6 +43,26 @@ const commands: Array<CommandSpec & { run: Handler; hidden?: boolean }> = [
   {
     name: 'restart', usage: 'pgpilot restart NAME [--member M]', summary: 'Restart PostgreSQL on every member (replicas first) or on one.',
     positionals: ['NAME'], flags: { member: { kind: 'string', short: 'm', help: 'only this member' }, 'token-file': { kind: 'string', help: 'API token file (default: the local cluster\'s)' }, ...dcsFlags }, run: cmdRestart,
+  },
+  {
+    name: 'switchover', usage: 'pgpilot switchover NAME [--to MEMBER] [--at TIME]', summary: 'Hand the primary role over to a healthy replica, cleanly (clients through the pooler see a short stall).',
+    positionals: ['NAME'], flags: { to: { kind: 'string', help: 'the replica to promote (default: the healthiest)' }, at: { kind: 'string', help: 'schedule it (ISO 8601 time)' }, 'token-file': { kind: 'string', help: "API token file (default: the local cluster's)" }, ...dcsFlags }, run: cmdSwitchover,
+  },
+  {
+    name: 'failover', usage: 'pgpilot failover NAME --to MEMBER [--yes]', summary: 'Promote MEMBER when there is no healthy leader (with a leader, prefer switchover).',
+    positionals: ['NAME'], flags: { to: { kind: 'string', help: 'the member to promote' }, yes: { kind: 'boolean', short: 'y', help: 'fail over even though a leader is running' }, 'token-file': { kind: 'string', help: "API token file (default: the local cluster's)" }, ...dcsFlags }, run: cmdFailover,
+  },
+  {
+    name: 'pause', usage: 'pgpilot pause NAME', summary: 'Maintenance mode: no automatic failover, no automatic restarts, until resume.',
+    positionals: ['NAME'], flags: { 'token-file': { kind: 'string', help: "API token file (default: the local cluster's)" }, ...dcsFlags }, run: cmdPause,
+  },
+  {
+    name: 'resume', usage: 'pgpilot resume NAME', summary: 'Leave maintenance mode: automatic failover again.',
+    positionals: ['NAME'], flags: { 'token-file': { kind: 'string', help: "API token file (default: the local cluster's)" }, ...dcsFlags }, run: cmdResume,
+  },
+  {
+    name: 'history', usage: 'pgpilot history NAME [--json]', summary: 'Timeline switches (failovers, switchovers) with time, reason and new leader.',
+    positionals: ['NAME'], flags: { json: { kind: 'boolean', help: 'machine-readable output' }, ...dcsFlags }, run: cmdHistory,
   },
   {
     name: 'apply', usage: 'pgpilot apply -f FILE', summary: 'Change a running cluster to match the manifest: instances, parameters, HA timings.',

@@ -22,6 +22,10 @@ export interface ApiClient {
   patchConfig(patch: Record<string, unknown>): Promise<DynamicConfig>;
   restart(): Promise<void>;
   reload(): Promise<void>;
+  /** POST /switchover (Patroni's body); resolves with the agent's plain-text answer when it is 200 or 202. */
+  switchover(body: { leader: string; candidate?: string; scheduled_at?: string }): Promise<string>;
+  /** POST /failover to a candidate. */
+  failover(body: { candidate: string }): Promise<string>;
   /** The status code of a health endpoint such as /primary or /replica?lag=1MB (200 or 503); never throws on 503. */
   health(path: string): Promise<number>;
 }
@@ -61,6 +65,14 @@ export function apiClient(options: ApiClientOptions): ApiClient {
     }
   };
 
+  /** A call answered in plain text (switchover, failover), 2xx or an error carrying the text. */
+  const callText = async (method: string, path: string, body: unknown): Promise<string> => {
+    const res = await send(method, path, body);
+    const text = await res.text();
+    if (!res.ok) throw failed(method, res, text, options.token !== undefined);
+    return text;
+  };
+
   return {
     patroni: () => call<PatroniDocument>('GET', '/patroni'),
     cluster: () => call<ClusterDocument>('GET', '/cluster'),
@@ -69,6 +81,8 @@ export function apiClient(options: ApiClientOptions): ApiClient {
     patchConfig: (patch) => call<DynamicConfig>('PATCH', '/config', patch),
     restart: async () => void (await call<unknown>('POST', '/restart', {})),
     reload: async () => void (await call<unknown>('POST', '/reload', {})),
+    switchover: (body) => callText('POST', '/switchover', body),
+    failover: (body) => callText('POST', '/failover', body),
     health: async (path) => {
       const res = await send('GET', path);
       await res.arrayBuffer();

@@ -9,6 +9,7 @@ import {
   endpointSchema,
   haRule,
   haSchema,
+  synchronousSchema,
   listenAddress,
   namespaceSchema,
   parametersRule,
@@ -99,6 +100,7 @@ export const agentConfigSchema = schemaFor<AgentConfig>()(
       { description: 'What the member that initializes the cluster creates.' },
     ),
     ha: haSchema,
+    synchronous: synchronousSchema,
     tags: object(
       { nofailover: boolean({ default: false, description: 'Never promote this member.' }) },
       { description: 'Member tags, published in the DCS as Patroni does.' },

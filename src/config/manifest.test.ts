@@ -95,7 +95,7 @@ const invalid: InvalidCase[] = [
     name: 'endpoint not a URL',
     text: withSpec('dcs:', '  endpoints: [10.0.0.1:2379]'),
     path: 'spec.dcs.endpoints[0]',
-    says: 'must be an http(s) URL such as http://10.0.0.1:2379, got "10.0.0.1:2379"',
+    says: 'must be an http URL such as http://10.0.0.1:2379 (TLS to etcd is not supported yet), got "10.0.0.1:2379"',
   },
   { name: 'relative namespace', text: withSpec('dcs:', '  namespace: service'), path: 'spec.dcs.namespace', says: 'must be a key prefix starting with /' },
   {
@@ -155,7 +155,7 @@ test('the error names the file, one line per problem, and points at the referenc
 
 test('rules across fields report every broken rule together', () => {
   const error = failure(
-    withSpec('users: [{name: app}, {name: app}]', 'databases: [{name: app, owner: bob}]', 'ha: {ttl: 3}'),
+    withSpec('users: [{name: app}, {name: app}]', 'databases: [{name: app, owner: bob}]', 'ha: {ttl: 2}'),
   );
   assert.deepEqual(
     problems(error).map((line) => line.split(':')[0]),
@@ -175,7 +175,9 @@ test('defaults fill every field left out', () => {
       users: [{ name: 'app', options: [] }],
       databases: [{ name: 'app', owner: 'app' }],
       dcs: { endpoints: [], namespace: '/service' },
-      ha: { ttl: 10, loopWait: 1, retryTimeout: 3, maximumLagOnFailover: 1048576 },
+      ha: { ttl: 3, loopWait: 1, retryTimeout: 1, maximumLagOnFailover: 1048576 },
+      synchronous: { mode: 'off', number: 1, strict: false },
+      pooler: { enabled: false, port: 6432, mode: 'transaction' },
       local: { restart: 'always' },
     },
   });

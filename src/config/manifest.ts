@@ -97,11 +97,15 @@ export const databaseSchema = object(
 
 export const haSchema = object(
   {
-    ttl: integer({ min: 2, default: 10, description: 'Leader lease time-to-live, seconds.' }),
+    ttl: integer({
+      min: 2,
+      default: 3,
+      description: 'Leader lease time-to-live, seconds: how long a dead primary keeps the lock before a failover.',
+    }),
     loopWait: integer({ min: 1, default: 1, description: 'Seconds between two agent loops.' }),
     retryTimeout: integer({
       min: 1,
-      default: 3,
+      default: 1,
       description: 'Seconds the agent retries DCS and PostgreSQL operations before giving up on a loop.',
     }),
     maximumLagOnFailover: integer({
@@ -113,10 +117,25 @@ export const haSchema = object(
   { description: "Failover timing: Patroni's dynamic settings, written to the DCS config key at bootstrap." },
 );
 
+export const synchronousSchema = object(
+  {
+    mode: enumOf(['off', 'on', 'quorum'], {
+      default: 'off',
+      description: 'off: asynchronous replication; on: commits wait for `number` named standbys (FIRST); quorum: for any `number` of them (ANY).',
+    }),
+    number: integer({ min: 1, max: 8, default: 1, description: 'How many standbys acknowledge each commit.' }),
+    strict: boolean({
+      default: false,
+      description: 'When no standby can be synchronous, block commits instead of continuing asynchronously.',
+    }),
+  },
+  { description: 'Synchronous replication: a failover then promotes only a member known to hold every acknowledged commit.' },
+);
+
 export const endpointSchema = string({
   pattern: {
-    regex: /https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?\/?/,
-    doc: 'an http(s) URL such as http://10.0.0.1:2379',
+    regex: /http:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?\/?/,
+    doc: 'an http URL such as http://10.0.0.1:2379 (TLS to etcd is not supported yet)',
     terse: true,
   },
 });
@@ -177,6 +196,15 @@ export const manifestSchema = schemaFor<Manifest>()(
           { description: 'The distributed configuration store (etcd v3).' },
         ),
         ha: haSchema,
+        synchronous: synchronousSchema,
+        pooler: object(
+          {
+            enabled: boolean({ default: false, description: 'Run pgbouncer in front of the cluster (local runner).' }),
+            port: port({ default: 6432, description: 'Read-write endpoint (always the primary); the read-only endpoint over replicas is port + 1.' }),
+            mode: enumOf(['session', 'transaction'], { default: 'transaction', description: "pgbouncer's pool_mode." }),
+          },
+          { description: 'Client routing through pgbouncer: a read-write and a read-only endpoint.' },
+        ),
         local: object(
           {
             restart: enumOf(['always', 'never'], {

@@ -26,6 +26,21 @@ export interface HaSpec {
   maximumLagOnFailover: number;
 }
 
+export interface SynchronousSpec {
+  /** off: asynchronous; on: FIRST `number`; quorum: ANY `number` of the healthy replicas. */
+  mode: 'off' | 'on' | 'quorum';
+  number: number;
+  /** Block commits when no synchronous standby is available, instead of falling back to asynchronous. */
+  strict: boolean;
+}
+
+export interface PoolerSpec {
+  enabled: boolean;
+  /** Read-write endpoint; the read-only endpoint is port + 1. */
+  port: number;
+  mode: 'session' | 'transaction';
+}
+
 export interface ClusterSpec {
   instances: number;
   postgres: {
@@ -48,6 +63,8 @@ export interface ClusterSpec {
     namespace: string;
   };
   ha: HaSpec;
+  synchronous: SynchronousSpec;
+  pooler: PoolerSpec;
   local: {
     restart: 'always' | 'never';
   };
@@ -100,5 +117,6 @@ export interface AgentConfig {
   };
   /** Dynamic settings written to the DCS config key at bootstrap; the DCS copy wins afterwards. */
   ha: HaSpec;
+  synchronous: SynchronousSpec;
   tags: { nofailover: boolean };
 }

@@ -74,6 +74,11 @@ export class ClusterStore {
     return this.lease;
   }
 
+  /** Refreshes the current session lease without granting a new one (for keep-alive during long work). */
+  async keepSessionAlive(): Promise<void> {
+    if (this.lease !== undefined) await this.kv.keepAlive(this.lease);
+  }
+
   get sessionLease(): string | undefined {
     return this.lease;
   }
@@ -131,6 +136,20 @@ export class ClusterStore {
 
   async setHistory(history: HistoryEntry[]): Promise<void> {
     await this.kv.put(this.keys.history, JSON.stringify(history));
+  }
+
+  /** Patroni's sync key: the leader and the comma-separated members holding every acknowledged commit. */
+  async setSync(leader: string, standbys: string[]): Promise<void> {
+    await this.kv.put(this.keys.sync, JSON.stringify({ leader, sync_standby: standbys.length === 0 ? null : standbys.join(',') }));
+  }
+
+  /** Patroni's failover key: a switchover (leader set) or failover request, maybe scheduled. */
+  async setFailover(request: { leader?: string; member?: string; scheduled_at?: string }): Promise<void> {
+    await this.kv.put(this.keys.failover, JSON.stringify(request));
+  }
+
+  async clearFailover(): Promise<void> {
+    await this.kv.delete(this.keys.failover);
   }
 
   async setStatus(optime: number): Promise<void> {

@@ -14,7 +14,6 @@ export interface PgDetails {
   serverVersion: number;
   postmasterStartTime: string;
   pendingRestart: boolean;
-  replication: Array<{ application_name: string; client_addr: string | null; state: string; sync_state: string }>;
 }
 
 export interface LocalPostgres {
@@ -38,5 +37,17 @@ export interface LocalPostgres {
   syncSlots(wanted: string[]): Promise<void>;
   reload(): Promise<void>;
   removeDataDir(): Promise<void>;
+  /** From pg_control of a stopped PostgreSQL: it last ran, or crashed, as a primary. */
+  wasPrimary(): Promise<boolean | undefined>;
+  /** pg_rewind from the upstream (PostgreSQL stopped); false when no rewind was needed. */
+  rewind(from: Upstream): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** Client routing (the poolers), injected by the agent when the cluster has one. */
+export interface ClientRouting {
+  /** Points the read-write endpoint at the primary and the read-only one at the replicas, and lets writes through. */
+  route(primary: Upstream, replicas: Upstream[]): Promise<void>;
+  /** Holds new transactions on the read-write endpoint (they wait, they do not fail) until route() is called again. */
+  pauseWrites(): Promise<void>;
 }

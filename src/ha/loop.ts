@@ -1,4 +1,5 @@
-// The agent's control loop: observe, decide, act, publish; one pass every loop_wait seconds or when woken.
+// The agent's control loop: observe, decide, act, publish; one pass every loop_wait seconds, or at once when woken
+// (a leader change seen by the etcd watch, the postmaster exiting, an API request).
 import { errorMessage } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
 import { sleep } from '../base/wait.js';
@@ -7,14 +8,19 @@ import type { ClusterStore } from '../dcs/cluster-store.js';
 import type { ClusterView, MemberStatus } from '../model/cluster.js';
 import { act, desiredParameters, type ActContext } from './act.js';
 import { decide, type Decision } from './decide.js';
-import type { LocalPostgres, PgDetails } from './local.js';
+import type { ClientRouting, LocalPostgres, PgDetails } from './local.js';
 import { memberData, pgpilotVersion } from './member-data.js';
-import type { Observation, PgSnapshot } from './observation.js';
+import type { Latches, Observation, PeerState, PgSnapshot } from './observation.js';
+import { failsafePing, queryPeers } from './peers.js';
+import { syncPolicy } from './sync.js';
 
 export interface LoopOptions {
   config: AgentConfig;
   store: ClusterStore;
   local: LocalPostgres;
+  routing?: ClientRouting | undefined;
+  /** The API token, sent with failsafe pings to the other members. */
+  token: string;
   logger: Logger;
   now?: () => number;
 }
@@ -26,10 +32,13 @@ export class HaLoop {
   private lastReason = '';
   private lastView: ClusterView | undefined;
   private lastSnapshot: Snapshot;
-  private lastObservation: Observation | undefined;
+  private dcsReachable = false;
   private lastLoopAt = 0;
+  private standbyNames = '';
+  private readonly latches: Latches = { primaryStartFailures: 0, failsafeFrom: undefined, leaseRenewedAt: undefined };
   private wakeUp: AbortController = new AbortController();
   private readonly stopped = new AbortController();
+  private watching = false;
   private readonly now: () => number;
   private readonly pending: Array<{ job: () => Promise<void>; done: (e?: unknown) => void }> = [];
 
@@ -41,9 +50,8 @@ export class HaLoop {
   async run(): Promise<void> {
     while (!this.stopped.signal.aborted) {
       await this.runOnce();
-      await this.runRequests();
-      const waitMs = (this.lastView?.config?.loop_wait ?? this.o.config.ha.loopWait) * 1000;
-      await sleep(waitMs, AbortSignal.any([this.wakeUp.signal, this.stopped.signal]));
+      if (await this.runRequests()) continue;
+      await sleep(this.loopWaitMs(), AbortSignal.any([this.wakeUp.signal, this.stopped.signal]));
       if (this.wakeUp.signal.aborted) this.wakeUp = new AbortController();
     }
   }
@@ -52,9 +60,37 @@ export class HaLoop {
     this.stopped.abort();
   }
 
+  private ttlSeconds(): number {
+    return this.lastView?.config?.ttl ?? this.o.config.ha.ttl;
+  }
+
+  private loopWaitMs(): number {
+    return (this.lastView?.config?.loop_wait ?? this.o.config.ha.loopWait) * 1000;
+  }
+
+  /**
+   * Keeps the session lease (and so the leader key and member key) alive while `work` runs: a restart, crash recovery
+   * or a clone can outlast the ttl, and only the loop renews otherwise.
+   */
+  private async withLeaseKept<T>(work: () => Promise<T>): Promise<T> {
+    const timer = setInterval(() => {
+      this.o.store.keepSessionAlive().catch(() => undefined);
+    }, this.loopWaitMs());
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
   /** Starts the next pass now. */
   wake(): void {
     this.wakeUp.abort();
+  }
+
+  /** The leader told us (POST /failsafe) it is alive while the DCS is unreachable. */
+  failsafeFrom(leader: string): void {
+    this.latches.failsafeFrom = { leader, at: this.now() };
   }
 
   /** Runs `job` between two passes (so it never races a decision), resolving when it is done. */
@@ -65,15 +101,18 @@ export class HaLoop {
     });
   }
 
-  private async runRequests(): Promise<void> {
+  private async runRequests(): Promise<boolean> {
+    let ran = false;
     for (let r = this.pending.shift(); r !== undefined; r = this.pending.shift()) {
+      ran = true;
       try {
-        await r.job();
+        await this.withLeaseKept(r.job);
         r.done();
       } catch (e) {
         r.done(e);
       }
     }
+    return ran;
   }
 
   async runOnce(): Promise<void> {
@@ -82,7 +121,7 @@ export class HaLoop {
       const obs = await this.observe();
       const decision = decide(obs);
       this.logDecision(decision);
-      await act(this.actContext(), decision.action, obs);
+      await this.act(decision, obs);
       await this.applyParameters();
       await this.publish();
     } catch (e) {
@@ -91,8 +130,26 @@ export class HaLoop {
     this.lastLoopAt = this.now();
   }
 
+  private async act(decision: Decision, obs: Observation): Promise<void> {
+    try {
+      await this.withLeaseKept(() => act(this.actContext(), decision.action, obs));
+    } catch (e) {
+      if (decision.action.kind === 'startPrimary') this.latches.primaryStartFailures += 1;
+      throw e;
+    }
+  }
+
   private actContext(): ActContext {
-    return { config: this.o.config, store: this.o.store, local: this.o.local, logger: this.o.logger, setState: (s) => (this.state = s) };
+    return {
+      config: this.o.config,
+      store: this.o.store,
+      local: this.o.local,
+      routing: this.o.routing,
+      logger: this.o.logger,
+      setState: (s) => (this.state = s),
+      setStandbyNames: (names) => (this.standbyNames = names),
+      standbyNames: () => this.standbyNames,
+    };
   }
 
   private logDecision(d: Decision): void {
@@ -101,42 +158,87 @@ export class HaLoop {
     this.o.logger.info(d.reason, { action: d.action.kind });
   }
 
-  private async observe(): Promise<Observation> {
-    const { store, local, config, logger } = this.o;
-    let view: ClusterView | undefined;
-    let holdsLeader = false;
+  /** Reads the DCS (renewing our session first); undefined when it cannot be reached. */
+  private async readDcs(): Promise<{ view: ClusterView; holdsLeader: boolean } | undefined> {
+    const { store, config, logger } = this.o;
     try {
-      await store.refreshSession(this.lastView?.config?.ttl ?? config.ha.ttl);
-      view = await store.load();
-      holdsLeader = await store.holdsLeader(config.name, view);
+      const sentAt = this.now();
+      await store.refreshSession(this.ttlSeconds());
+      this.latches.leaseRenewedAt = sentAt;
+      const view = await store.load();
+      this.dcsReachable = true;
+      this.ensureWatch(view.revision);
+      return { view, holdsLeader: await store.holdsLeader(config.name, view) };
     } catch (e) {
-      logger.warn('DCS unreachable', { error: errorMessage(e) });
-      view = undefined;
+      if (this.dcsReachable) logger.warn('DCS unreachable', { error: errorMessage(e) });
+      this.dcsReachable = false;
+      return undefined;
     }
+  }
+
+  /** Peers are asked only when it matters: no leader (failover), a switchover request, or no DCS (failsafe). */
+  private async peers(view: ClusterView | undefined, pg: Snapshot, holdsLeader: boolean): Promise<Record<string, PeerState> | undefined> {
+    const me = this.o.config.name;
+    if (view === undefined) {
+      const members = this.lastView?.members ?? [];
+      return pg !== undefined && !pg.inRecovery && members.length > 0 ? failsafePing(members, me, this.o.token) : undefined;
+    }
+    const failoverDue = view.failover !== undefined && (holdsLeader || view.leader === undefined);
+    return view.leader === undefined || failoverDue ? queryPeers(view.members, me) : undefined;
+  }
+
+  private async observe(): Promise<Observation> {
+    const { local, config } = this.o;
+    const dcs = await this.readDcs();
+    const view = dcs?.view;
     const dataDir = await local.dataDirState();
     const postmasterPid = dataDir === 'initialized' ? await local.postmasterPid() : undefined;
     const pg = postmasterPid === undefined ? undefined : await local.snapshot();
+    const wasPrimary = dataDir === 'initialized' && postmasterPid === undefined ? await local.wasPrimary() : undefined;
     if (postmasterPid === undefined && this.state === 'running') this.state = 'crashed';
     if (pg !== undefined && this.state !== 'running') this.state = 'running';
+    if (pg !== undefined && !pg.inRecovery) this.latches.primaryStartFailures = 0;
     this.lastView = view ?? this.lastView;
     this.lastSnapshot = pg;
-    const obs: Observation = {
+    const effective = view ?? this.lastView;
+    return {
       now: this.now(),
       me: { name: config.name, nofailover: config.tags.nofailover },
       dcs: view,
-      holdsLeader,
-      local: { dataDir, postmasterPid, pg, following: local.upstream?.name },
-      maximumLagOnFailover: view?.config?.maximum_lag_on_failover ?? config.ha.maximumLagOnFailover,
+      holdsLeader: dcs?.holdsLeader ?? false,
+      local: { dataDir, postmasterPid, pg, following: local.upstream?.name, wasPrimary },
+      maximumLagOnFailover: effective?.config?.maximum_lag_on_failover ?? config.ha.maximumLagOnFailover,
+      ttlMs: this.ttlSeconds() * 1000,
+      loopWaitMs: this.loopWaitMs(),
+      requestTimeoutMs: config.ha.retryTimeout * 1000,
+      sync: syncPolicy(effective?.config),
+      peers: await this.peers(view, pg, dcs?.holdsLeader ?? false),
+      latches: { ...this.latches },
     };
-    this.lastObservation = obs;
-    return obs;
   }
 
-  /** Rewrites the configuration and reloads when the parameters in force changed (e.g. after `pgpilot apply`). */
+  /** Wakes the loop at once when the leader, failover, sync or config key changes. */
+  private ensureWatch(revision: number): void {
+    if (this.watching) return;
+    this.watching = true;
+    const { keys } = this.o.store;
+    const interesting = new Set([keys.leader, keys.failover, keys.config, keys.sync]);
+    this.o.store.watch(
+      revision,
+      (event) => {
+        const key = event.type === 'put' ? event.entry.key : event.key;
+        if (interesting.has(key)) this.wake();
+      },
+      this.stopped.signal,
+      (e) => this.o.logger.debug('DCS watch interrupted', { error: errorMessage(e) }),
+    );
+  }
+
+  /** Rewrites the configuration and reloads when the parameters in force changed (after `apply`, or sync changes). */
   private async applyParameters(): Promise<void> {
     const { local, config, logger } = this.o;
     if (this.lastSnapshot === undefined || local.parameters === undefined) return;
-    const desired = desiredParameters(config, this.lastView);
+    const desired = desiredParameters(config, this.lastView, this.standbyNames);
     if (JSON.stringify(desired) === JSON.stringify(local.parameters)) return;
     logger.info('parameters changed: rewriting configuration and reloading');
     await local.configure(local.upstream, desired);
@@ -149,7 +251,7 @@ export class HaLoop {
     const postmasterPid = await local.postmasterPid().catch(() => undefined);
     this.lastSnapshot = postmasterPid === undefined ? undefined : await local.snapshot();
     if (postmasterPid === undefined && this.state === 'running') this.state = 'stopped';
-    if (this.lastObservation?.dcs === undefined) return;
+    if (!this.dcsReachable || store.sessionLease === undefined) return;
     await store.touchMember(config.name, memberData(config, this.state, this.lastSnapshot, postmasterPid));
   }
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Logger } from '../base/log.js';
 import type { AgentConfig, ParameterValue } from '../config/types.js';
 import { cloneFrom } from '../pg/basebackup.js';
+import { readControlData, wasPrimary } from '../pg/controldata.js';
 import { standbySignal, writeConf } from '../pg/conf.js';
 import { writeHba } from '../pg/hba.js';
 import { initdb } from '../pg/initdb.js';
@@ -12,6 +13,7 @@ import { ensureDir, readSecret, resolveRunAs, type RunAs } from '../pg/os-user.j
 import { writePgpass } from '../pg/pgpass.js';
 import { readPostmasterPid, startPostgres, stopPostgres } from '../pg/postmaster.js';
 import { promote } from '../pg/promote.js';
+import { rewind } from '../pg/rewind.js';
 import { connect, reload, type PgClient } from '../pg/query.js';
 import { ensureDatabase, ensureRole } from '../pg/roles.js';
 import { slotName } from '../pg/slot-names.js';
@@ -20,6 +22,8 @@ import type { LocalPostgres, PgDetails, Upstream } from './local.js';
 import type { PgSnapshot } from './observation.js';
 
 const replicationUser = 'replicator';
+/** A start (crash recovery included) that takes longer counts as failed; the primary then gives its lock up. */
+const startTimeoutMs = 30_000;
 
 /** Where the agent itself connects: loopback when PostgreSQL listens on every address. */
 function localHost(listen: string): string {
@@ -27,17 +31,29 @@ function localHost(listen: string): string {
   return first === '*' || first === '0.0.0.0' || first === '' ? '127.0.0.1' : first === '::' ? '::1' : first;
 }
 
-export async function postgresMember(config: AgentConfig, log: Logger): Promise<LocalPostgres> {
+export interface MemberHooks {
+  /** Called when the postmaster this agent started exits, whatever the cause. */
+  onPostmasterExit(why: string): void;
+}
+
+export async function postgresMember(config: AgentConfig, log: Logger, hooks: MemberHooks): Promise<LocalPostgres> {
   const pgc = config.postgres;
   const runAs: RunAs = await resolveRunAs(pgc.runAs);
   const memberDir = path.dirname(path.resolve(pgc.dataDir));
   const passFile = path.join(memberDir, 'pgpass');
   await ensureDir(pgc.socketDir, 0o700, runAs);
-  await writePgpass(passFile, [{ host: '*', port: '*', database: '*', user: replicationUser, password: await readSecret(config.secrets.replicationPasswordFile) }], runAs);
   const superuserPassword = await readSecret(config.secrets.superuserPasswordFile);
+  // Replication connections and pg_rewind (which needs the superuser) read their passwords from here, never argv.
+  await writePgpass(passFile, [
+    { host: '*', port: '*', database: '*', user: replicationUser, password: await readSecret(config.secrets.replicationPasswordFile) },
+    { host: '*', port: '*', database: '*', user: 'postgres', password: superuserPassword },
+  ], runAs);
   let client: PgClient | undefined;
   let upstream: Upstream | null | undefined;
   let parameters: Record<string, ParameterValue> | undefined;
+  // A replica whose WAL receiver is down reports its last checkpoint's timeline, which can be older than the one it
+  // replays: remember the highest seen since the data directory last changed hands.
+  let knownTimeline = 0;
 
   const sql = async (): Promise<PgClient> => {
     client ??= await connect({ host: localHost(pgc.listen), port: pgc.port, user: 'postgres', password: superuserPassword, database: 'postgres', applicationName: 'pgpilot-agent' });
@@ -73,9 +89,10 @@ export async function postgresMember(config: AgentConfig, log: Logger): Promise<
     async snapshot(): Promise<(PgSnapshot & PgDetails) | undefined> {
       try {
         const o = await withClient(observePostgres);
+        knownTimeline = o.inRecovery ? Math.max(knownTimeline, o.timeline) : o.timeline;
         return {
           inRecovery: o.inRecovery,
-          timeline: o.timeline,
+          timeline: knownTimeline,
           walPosition: o.walPosition,
           receivedPosition: o.receivedPosition,
           replayedPosition: o.replayedPosition,
@@ -100,7 +117,8 @@ export async function postgresMember(config: AgentConfig, log: Logger): Promise<
       upstream = next;
       parameters = params;
     },
-    start: () => startPostgres({ binDir: pgc.binDir, dataDir: pgc.dataDir, runAs, logFile: pgc.logFile, log }),
+    // Fenced: the postmaster dies with this agent, so a primary never outlives the agent that holds its lease.
+    start: () => startPostgres({ binDir: pgc.binDir, dataDir: pgc.dataDir, runAs, logFile: pgc.logFile, log, dieWithParent: true, onExit: (why) => hooks.onPostmasterExit(why), timeoutMs: startTimeoutMs }),
     async stop(mode) {
       await dropClient();
       await stopPostgres(pgc.dataDir, mode, 60_000, log);
@@ -126,7 +144,29 @@ export async function postgresMember(config: AgentConfig, log: Logger): Promise<
     reload: () => withClient(reload),
     async removeDataDir() {
       await dropClient();
+      knownTimeline = 0;
       await fs.rm(pgc.dataDir, { recursive: true, force: true });
+    },
+    async wasPrimary() {
+      try {
+        return wasPrimary(await readControlData({ binDir: pgc.binDir, dataDir: pgc.dataDir, runAs }));
+      } catch {
+        return undefined;
+      }
+    },
+    async rewind(from) {
+      await dropClient();
+      // pg_rewind reads the source's timeline from its pg_control, which a promotion updates only at the next
+      // checkpoint: without one it may report "no rewind required" for a diverged former primary.
+      const source = await connect({ host: from.host, port: from.port, user: 'postgres', password: superuserPassword, database: 'postgres', statementTimeoutMs: 300_000 });
+      try {
+        await source.query('CHECKPOINT');
+      } finally {
+        await source.end().catch(() => undefined);
+      }
+      knownTimeline = 0;
+      const { rewound } = await rewind({ binDir: pgc.binDir, dataDir: pgc.dataDir, runAs, source: { host: from.host, port: from.port, user: 'postgres', passFile }, log });
+      return rewound;
     },
     close: dropClient,
   };

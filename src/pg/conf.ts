@@ -46,6 +46,8 @@ const DEFAULTS: Record<string, ParameterValue> = {
   max_replication_slots: 10,
   wal_log_hints: true,
   password_encryption: 'scram-sha-256',
+  // pg_rewind reads a former primary's own WAL back to the checkpoint before the fork: keep some.
+  wal_keep_size: '128MB',
 };
 
 /** A value as postgresql.conf wants it: numbers and booleans bare, strings single-quoted with ' and \ escaped. */

@@ -1,4 +1,5 @@
-// The postmaster's life: started detached so it outlives the agent, adopted from postmaster.pid, stopped by signal.
+// The postmaster's life: started in its own process group (optionally fenced to die with its agent), adopted from
+// postmaster.pid, stopped by signal.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -20,6 +21,13 @@ export interface StartOptions {
   log: Logger;
   /** How long to wait for "ready to accept connections"; default 60 s. */
   timeoutMs?: number;
+  /**
+   * Fencing: the postmaster gets SIGQUIT (immediate shutdown) the moment the process that started it dies, so a
+   * primary whose agent died stops taking writes long before its leader lease can expire (setpriv --pdeathsig).
+   */
+  dieWithParent?: boolean;
+  /** Called once when the postmaster exits, whatever the cause. */
+  onExit?: (why: string) => void;
 }
 
 const SIGNALS: Record<StopMode, NodeJS.Signals> = { smart: 'SIGTERM', fast: 'SIGINT', immediate: 'SIGQUIT' };
@@ -49,7 +57,10 @@ export async function startPostgres(options: StartOptions): Promise<number> {
   }
   const child = spawnPostmaster(options);
   let exited: string | undefined;
-  child.once('exit', (code, signal) => void (exited = signal ?? `exit code ${code}`));
+  child.once('exit', (code, signal) => {
+    exited = signal ?? `exit code ${code}`;
+    options.onExit?.(exited);
+  });
   child.once('error', (e) => void (exited = e.message)).unref();
   log.info('starting PostgreSQL', { dataDir, pid: child.pid, logFile: options.logFile });
   const timeoutMs = options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS;
@@ -91,7 +102,9 @@ export async function stopPostgres(dataDir: string, mode: StopMode, timeoutMs: n
 function spawnPostmaster(options: StartOptions): ChildProcess {
   const logFd = openLog(options.logFile);
   try {
-    return spawn(path.join(options.binDir, 'postgres'), ['-D', options.dataDir], {
+    const postgres = [path.join(options.binDir, 'postgres'), '-D', options.dataDir];
+    const [bin, ...args] = options.dieWithParent === true ? ['setpriv', '--pdeathsig', 'SIGQUIT', '--', ...postgres] : postgres;
+    return spawn(bin ?? 'postgres', args, {
       detached: true,
       stdio: ['ignore', logFd, logFd],
       cwd: '/',

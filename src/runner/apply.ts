@@ -5,6 +5,7 @@ import { PgpilotError } from '../base/errors.js';
 import { apiClient } from '../client/api-client.js';
 import { loadManifest } from '../config/manifest.js';
 import type { Manifest } from '../config/types.js';
+import { synchronousConfig } from '../ha/act.js';
 import type { ClusterStatus } from '../model/status.js';
 import { loadView, memberApiUrl } from './cluster-access.js';
 import { clusterPaths, memberName } from './layout.js';
@@ -21,6 +22,7 @@ const fixedFields: Array<[string, (m: Manifest) => unknown]> = [
   ['spec.dcs', (m) => m.spec.dcs],
   ['spec.users', (m) => m.spec.users],
   ['spec.databases', (m) => m.spec.databases],
+  ['spec.pooler', (m) => m.spec.pooler],
 ];
 
 export async function apply(file: string, home: string): Promise<{ changes: string[]; status: ClusterStatus }> {
@@ -53,7 +55,8 @@ export async function apply(file: string, home: string): Promise<{ changes: stri
   await fs.copyFile(file, paths.manifest);
   if (current.spec.instances !== next.spec.instances || current.spec.local.restart !== next.spec.local.restart) {
     signalPid(state.supervisorPid, 'SIGHUP');
-    changes.push(`instances: ${current.spec.instances} -> ${next.spec.instances}`);
+    if (current.spec.instances !== next.spec.instances) changes.push(`instances: ${current.spec.instances} -> ${next.spec.instances}`);
+    if (current.spec.local.restart !== next.spec.local.restart) changes.push(`local.restart: ${current.spec.local.restart} -> ${next.spec.local.restart}`);
   }
   const members = Array.from({ length: next.spec.instances }, (_, i) => memberName(name, i));
   const status = await waitHealthy(address, members, state.supervisorPid, paths);
@@ -77,5 +80,6 @@ export function configPatch(from: Manifest, to: Manifest): Record<string, unknow
     ['maximum_lag_on_failover', from.spec.ha.maximumLagOnFailover, to.spec.ha.maximumLagOnFailover],
   ];
   for (const [key, before, after] of ha) if (before !== after) patch[key] = after;
+  if (!isDeepStrictEqual(from.spec.synchronous, to.spec.synchronous)) Object.assign(patch, synchronousConfig(to.spec.synchronous));
   return Object.keys(patch).length > 0 ? patch : undefined;
 }

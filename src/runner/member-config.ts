@@ -37,6 +37,7 @@ export function memberConfigs(manifest: Manifest, dcsEndpoints: string[], home: 
         databases: spec.databases,
       },
       ha: spec.ha,
+      synchronous: spec.synchronous,
       tags: { nofailover: false },
     };
   });

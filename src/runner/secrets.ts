@@ -2,6 +2,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { PgpilotError, errorMessage } from '../base/errors.js';
 
 /** A random secret of URL- and conninfo-safe characters. */
 export function generateSecret(bytes = 24): string {
@@ -20,5 +21,12 @@ export async function ensureSecretFile(file: string): Promise<string> {
 }
 
 export async function readSecretFile(file: string): Promise<string> {
-  return (await fs.readFile(file, 'utf8')).trim();
+  try {
+    return (await fs.readFile(file, 'utf8')).trim();
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(e);
+    throw new PgpilotError('NotFound', `cannot read the secret file ${file}: ${why}`, {
+      hint: 'for a cluster started elsewhere, pass --token-file with a copy of its api.token (mode 0600)',
+    });
+  }
 }

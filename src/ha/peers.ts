@@ -1,0 +1,54 @@
+// Asking the other members' agents directly: fresh WAL positions before a failover, and failsafe pings without the DCS.
+import type { ClusterMember } from '../model/cluster.js';
+import type { PeerState } from './observation.js';
+
+const peerTimeoutMs = 1000;
+
+interface PatroniReply {
+  state?: string;
+  role?: 'master' | 'replica' | 'uninitialized';
+  xlog?: { location?: number | null; received_location?: number | null; replayed_location?: number | null };
+}
+
+const unreachable: PeerState = { reachable: false, position: undefined, role: undefined, state: undefined };
+
+function peerState(reply: PatroniReply): PeerState {
+  const x = reply.xlog ?? {};
+  const positions = [x.location, x.received_location, x.replayed_location].filter((v): v is number => typeof v === 'number');
+  return { reachable: true, position: positions.length > 0 ? Math.max(...positions) : undefined, role: reply.role, state: reply.state };
+}
+
+async function ask(url: string, init: RequestInit): Promise<PeerState> {
+  try {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(peerTimeoutMs) });
+    if (!res.ok) {
+      await res.arrayBuffer();
+      return unreachable;
+    }
+    return peerState((await res.json()) as PatroniReply);
+  } catch {
+    return unreachable;
+  }
+}
+
+async function askAll(members: ClusterMember[], me: string, call: (m: ClusterMember) => Promise<PeerState>): Promise<Record<string, PeerState>> {
+  const others = members.filter((m) => m.name !== me);
+  const states = await Promise.all(others.map(call));
+  return Object.fromEntries(others.map((m, i) => [m.name, states[i] ?? unreachable]));
+}
+
+/** GET /patroni of every other member, in parallel, one second each at most. */
+export function queryPeers(members: ClusterMember[], me: string): Promise<Record<string, PeerState>> {
+  return askAll(members, me, (m) => ask(m.data.api_url, { method: 'GET' }));
+}
+
+/** POST /failsafe to every other member: "the leader is alive"; they answer with their /patroni document. */
+export function failsafePing(members: ClusterMember[], me: string, token: string): Promise<Record<string, PeerState>> {
+  return askAll(members, me, (m) =>
+    ask(new URL('/failsafe', m.data.api_url).href, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ leader: me }),
+    }),
+  );
+}

@@ -7,7 +7,8 @@ import { ClusterStore } from '../dcs/cluster-store.js';
 import { etcdKv } from '../dcs/etcd/etcd-kv.js';
 import { HaLoop } from '../ha/loop.js';
 import { postgresMember } from '../ha/postgres-member.js';
-import { readSecret } from '../pg/os-user.js';
+import { readSecret, resolveRunAs } from '../pg/os-user.js';
+import { poolerRouting } from './routing.js';
 import { agentBackend } from './backend.js';
 
 export async function runAgent(configFile: string, rootLogger: Logger): Promise<void> {
@@ -24,7 +25,8 @@ export async function runAgent(configFile: string, rootLogger: Logger): Promise<
     },
   });
   const token = await readSecret(config.api.tokenFile);
-  const loop = new HaLoop({ config, store, local, token, logger });
+  const routing = poolerRouting(config, await readSecret(config.secrets.superuserPasswordFile), await resolveRunAs(config.postgres.runAs), logger);
+  const loop = new HaLoop({ config, store, local, routing, token, logger });
   wake = () => loop.wake();
   const api = await startApiServer({ host: config.api.listen, port: config.api.port, backend: agentBackend(loop, store, local, config.name), token, logger });
   logger.info('agent started', { api: api.url, pid: process.pid });

@@ -12,6 +12,10 @@ export interface ConnectionInfo {
   password: string;
   dbname: string;
   uri: string;
+  /** With spec.pooler enabled: the read-write endpoint (always the primary) and the read-only one (replicas). */
+  poolerHost?: string;
+  poolerPort?: number;
+  poolerReadOnlyPort?: number;
 }
 
 export async function connectionInfo(name: string, home: string): Promise<ConnectionInfo> {
@@ -31,5 +35,8 @@ export async function connectionInfo(name: string, home: string): Promise<Connec
   const host = url.hostname;
   const port = Number(url.port || 5432);
   const uri = `postgresql://${encodeURIComponent(user.name)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(dbname)}`;
-  return { host, port, user: user.name, password, dbname, uri };
+  const pooler = manifest.spec.pooler;
+  const poolerHost = manifest.spec.postgres.listen === '0.0.0.0' || manifest.spec.postgres.listen === '*' ? '127.0.0.1' : manifest.spec.postgres.listen;
+  const routing = pooler.enabled ? { poolerHost, poolerPort: pooler.port, poolerReadOnlyPort: pooler.port + 1 } : {};
+  return { host, port, user: user.name, password, dbname, uri, ...routing };
 }

@@ -18,7 +18,7 @@ import {
   rolesRule,
   userFields,
 } from './manifest.js';
-import { array, boolean, got, object, schemaFor, string, type Rule, type StringNode } from './schema.js';
+import { array, boolean, enumOf, got, integer, object, schemaFor, string, type Rule, type StringNode } from './schema.js';
 import type { AgentConfig } from './types.js';
 
 const wildcards: readonly string[] = ['0.0.0.0', '::', '*'];
@@ -101,6 +101,17 @@ export const agentConfigSchema = schemaFor<AgentConfig>()(
     ),
     ha: haSchema,
     synchronous: synchronousSchema,
+    pooler: object(
+      {
+        enabled: boolean({ default: false, description: 'Keep the poolers pointed at the cluster when this member leads.' }),
+        listen: string({ default: '127.0.0.1', description: 'Address the poolers listen on.' }),
+        port: integer({ min: 1024, max: 65534, default: 6432, description: 'Read-write pooler port; read-only is port + 1.' }),
+        mode: enumOf(['session', 'transaction'], { default: 'transaction', description: "pgbouncer's pool_mode." }),
+        dir: string({ default: '/var/lib/pgpilot/pooler', description: 'Directory with rw/ and ro/, the files of each pgbouncer.' }),
+        databases: array(string(), { default: [], description: 'Databases the poolers serve.' }),
+      },
+      { description: 'Client routing through pgbouncer (run by the local runner on the agents\' host).' },
+    ),
     tags: object(
       { nofailover: boolean({ default: false, description: 'Never promote this member.' }) },
       { description: 'Member tags, published in the DCS as Patroni does.' },

@@ -118,5 +118,19 @@ export interface AgentConfig {
   /** Dynamic settings written to the DCS config key at bootstrap; the DCS copy wins afterwards. */
   ha: HaSpec;
   synchronous: SynchronousSpec;
+  /** The poolers this agent keeps pointed at the primary (read-write) and the replicas (read-only), when it leads. */
+  pooler: AgentPoolerConfig;
   tags: { nofailover: boolean };
+}
+
+export interface AgentPoolerConfig {
+  enabled: boolean;
+  listen: string;
+  /** Read-write port; read-only is port + 1. */
+  port: number;
+  mode: 'session' | 'transaction';
+  /** Directory holding rw/ and ro/, one pgbouncer's files each (the local runner starts them). */
+  dir: string;
+  /** Databases the poolers serve. */
+  databases: string[];
 }

@@ -149,7 +149,10 @@ async function lead(ctx: ActContext, obs: Observation, view: ClusterView): Promi
   }
   const me = upstreamOf(view.members.find((m) => m.name === ctx.config.name));
   const replicas = others.filter((m) => m.data.state === 'running' && m.data.pgpilot?.streaming === true).map(upstreamOf);
-  if (me !== undefined) await ctx.routing?.route(me, replicas.filter((u): u is Upstream => u !== undefined));
+  if (ctx.routing !== undefined && me !== undefined) {
+    await ctx.routing.authorize(await ctx.local.roleVerifiers(ctx.config.bootstrap.users.map((u) => u.name)));
+    await ctx.routing.route(me, replicas.filter((u): u is Upstream => u !== undefined));
+  }
 }
 
 async function follow(ctx: ActContext, leader: ClusterMember | undefined, view: ClusterView): Promise<void> {

@@ -118,8 +118,10 @@ test('in synchronous mode only a member of the sync set may promote, even when a
   const m2 = decide(obs({ name: 'm2', pg: replicaPg(900n), dcs, sync }));
   assert.equal(m2.action.kind, 'follow');
   assert.match(m2.reason, /not a synchronous standby \(m1\)/);
-  const none = decide(obs({ name: 'm1', pg: replicaPg(100n), dcs: view({ members }), sync }));
-  assert.match(none.reason, /no member is known to hold every acknowledged commit/);
+  // An empty sync key: the primary ran asynchronously; non-strict falls back to the usual election, strict refuses.
+  assert.equal(decide(obs({ name: 'm2', pg: replicaPg(900n), dcs: view({ members }), sync })).action.kind, 'promote');
+  const strict = decide(obs({ name: 'm2', pg: replicaPg(900n), dcs: view({ members }), sync: { ...sync, strict: true } }));
+  assert.match(strict.reason, /strict and no member is known to hold every acknowledged commit/);
 });
 
 test('in quorum mode a candidate must see enough of the set and be the furthest among them', () => {

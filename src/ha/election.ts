@@ -26,11 +26,10 @@ function isCandidate(member: ClusterMember, peers: Record<string, PeerState> | u
 function syncObjection(obs: Observation, view: ClusterView): string | undefined {
   if (obs.sync.mode === 'off') return undefined;
   const set = syncSet(view);
-  if (!set.includes(obs.me.name)) {
-    return set.length === 0
-      ? 'synchronous mode is on and no member is known to hold every acknowledged commit'
-      : `synchronous mode is on and I am not a synchronous standby (${set.join(', ')})`;
-  }
+  // An empty set: the primary was running asynchronously (non-strict) and the usual election applies; strict mode
+  // kept commits waiting for some standby but cannot say which, so it does not guess.
+  if (set.length === 0) return obs.sync.strict ? 'synchronous mode is strict and no member is known to hold every acknowledged commit' : undefined;
+  if (!set.includes(obs.me.name)) return `synchronous mode is on and I am not a synchronous standby (${set.join(', ')})`;
   if (obs.sync.mode === 'on') return undefined;
   // Quorum: a commit reached `number` of the set; seeing set.length - number + 1 of them covers every commit.
   const needed = set.length - obs.sync.number + 1;
@@ -48,12 +47,13 @@ export function ineligibility(obs: Observation, view: ClusterView, pg: PgSnapsho
   if (obs.me.nofailover) return 'tagged nofailover';
   const mine = Number(pg.receivedPosition !== undefined && pg.receivedPosition > pg.walPosition ? pg.receivedPosition : pg.walPosition);
   const leaderPosition = view.optime;
-  if (obs.sync.mode === 'off' && leaderPosition !== undefined && leaderPosition - mine > obs.maximumLagOnFailover) {
+  const synchronous = obs.sync.mode !== 'off' && syncSet(view).length > 0;
+  if (!synchronous && leaderPosition !== undefined && leaderPosition - mine > obs.maximumLagOnFailover) {
     return `lag ${leaderPosition - mine} bytes exceeds maximum_lag_on_failover ${obs.maximumLagOnFailover}`;
   }
   const sync = syncObjection(obs, view);
   if (sync !== undefined) return sync;
-  const rivals = obs.sync.mode === 'off' ? view.members : view.members.filter((m) => syncSet(view).includes(m.name));
+  const rivals = synchronous ? view.members.filter((m) => syncSet(view).includes(m.name)) : view.members;
   const better = rivals.find((m) => {
     if (m.name === obs.me.name || !isCandidate(m, obs.peers)) return false;
     const theirs = positionOf(m, obs.peers) ?? -1;

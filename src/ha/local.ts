@@ -39,6 +39,8 @@ export interface LocalPostgres {
   removeDataDir(): Promise<void>;
   /** From pg_control of a stopped PostgreSQL: it last ran, or crashed, as a primary. */
   wasPrimary(): Promise<boolean | undefined>;
+  /** The SCRAM verifiers PostgreSQL stores for these roles (pg_authid.rolpassword). */
+  roleVerifiers(names: string[]): Promise<Array<{ user: string; verifier: string }>>;
   /** pg_rewind from the upstream (PostgreSQL stopped); false when no rewind was needed. */
   rewind(from: Upstream): Promise<boolean>;
   close(): Promise<void>;
@@ -50,4 +52,6 @@ export interface ClientRouting {
   route(primary: Upstream, replicas: Upstream[]): Promise<void>;
   /** Holds new transactions on the read-write endpoint (they wait, they do not fail) until route() is called again. */
   pauseWrites(): Promise<void>;
+  /** Lets these roles log in through the poolers (SCRAM verifiers as PostgreSQL stores them). */
+  authorize(users: Array<{ user: string; verifier: string }>): Promise<void>;
 }

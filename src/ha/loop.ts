@@ -14,6 +14,9 @@ import type { Latches, Observation, PeerState, PgSnapshot } from './observation.
 import { failsafePing, queryPeers } from './peers.js';
 import { syncPolicy } from './sync.js';
 
+/** Actions that leave the member as it was; after any other, the next pass runs without waiting. */
+const quietActions = new Set(['wait', 'lead', 'follow', 'failsafe', 'clearFailover']);
+
 export interface LoopOptions {
   config: AgentConfig;
   store: ClusterStore;
@@ -34,6 +37,8 @@ export class HaLoop {
   private lastSnapshot: Snapshot;
   private dcsReachable = false;
   private lastLoopAt = 0;
+  /** The last pass changed the member's role or state: run the next one at once (e.g. a new leader's duties). */
+  private changedRole = false;
   private standbyNames = '';
   private readonly latches: Latches = { primaryStartFailures: 0, failsafeFrom: undefined, leaseRenewedAt: undefined };
   private wakeUp: AbortController = new AbortController();
@@ -50,7 +55,7 @@ export class HaLoop {
   async run(): Promise<void> {
     while (!this.stopped.signal.aborted) {
       await this.runOnce();
-      if (await this.runRequests()) continue;
+      if ((await this.runRequests()) || this.changedRole) continue;
       await sleep(this.loopWaitMs(), AbortSignal.any([this.wakeUp.signal, this.stopped.signal]));
       if (this.wakeUp.signal.aborted) this.wakeUp = new AbortController();
     }
@@ -121,10 +126,12 @@ export class HaLoop {
       const obs = await this.observe();
       const decision = decide(obs);
       this.logDecision(decision);
+      this.changedRole = !quietActions.has(decision.action.kind);
       await this.act(decision, obs);
       await this.applyParameters();
       await this.publish();
     } catch (e) {
+      this.changedRole = false;
       logger.error('loop failed', { error: errorMessage(e) });
     }
     this.lastLoopAt = this.now();

@@ -14,7 +14,7 @@ import { writePgpass } from '../pg/pgpass.js';
 import { readPostmasterPid, startPostgres, stopPostgres } from '../pg/postmaster.js';
 import { promote } from '../pg/promote.js';
 import { rewind } from '../pg/rewind.js';
-import { connect, reload, type PgClient } from '../pg/query.js';
+import { connect, queryRows, reload, type PgClient } from '../pg/query.js';
 import { ensureDatabase, ensureRole } from '../pg/roles.js';
 import { slotName } from '../pg/slot-names.js';
 import { createPhysicalSlot, dropSlot, listSlots } from '../pg/slots.js';
@@ -147,6 +147,12 @@ export async function postgresMember(config: AgentConfig, log: Logger, hooks: Me
       knownTimeline = 0;
       await fs.rm(pgc.dataDir, { recursive: true, force: true });
     },
+    roleVerifiers: (names) =>
+      withClient(async (c) => {
+        const rows = await queryRows<{ rolname: string; rolpassword: string | null }>(c, 'read role verifiers',
+          'SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY($1) ORDER BY rolname', [names]);
+        return rows.flatMap((r) => (r.rolpassword === null ? [] : [{ user: r.rolname, verifier: r.rolpassword }]));
+      }),
     async wasPrimary() {
       try {
         return wasPrimary(await readControlData({ binDir: pgc.binDir, dataDir: pgc.dataDir, runAs }));

@@ -22,6 +22,7 @@ export async function down(name: string, home: string, options: { destroy: boole
     if (await terminate(m.agentPid, 30_000)) forced.push(`agent of ${member}`);
     await stopLeftoverPostgres(paths.member(member).dataDir);
   }
+  for (const p of state.poolers ?? []) if (await terminate(p.pid, 10_000, 'SIGINT')) forced.push(`pooler ${p.name}`);
   if (await terminate(state.etcd?.pid, 10_000)) forced.push('etcd');
   await waitPortsFree(state);
   if (options.destroy) {
@@ -34,12 +35,14 @@ export async function down(name: string, home: string, options: { destroy: boole
 
 function clearedPids(state: RunnerState): RunnerState {
   const members = Object.fromEntries(Object.entries(state.members).map(([k, m]) => [k, { ...m, agentPid: undefined }]));
-  return { ...state, supervisorPid: undefined, etcd: state.etcd === undefined ? undefined : { ...state.etcd, pid: undefined }, members };
+  const poolers = state.poolers?.map((p) => ({ ...p, pid: undefined }));
+  return { ...state, supervisorPid: undefined, etcd: state.etcd === undefined ? undefined : { ...state.etcd, pid: undefined }, members, ...(poolers === undefined ? {} : { poolers }) };
 }
 
 async function waitPortsFree(state: RunnerState): Promise<void> {
   const ports = Object.values(state.members).flatMap((m) => [m.pgPort, m.apiPort]);
   if (state.etcd !== undefined) ports.push(state.etcd.clientPort, state.etcd.peerPort);
+  for (const p of state.poolers ?? []) ports.push(p.port);
   await waitFor(
     `ports ${ports.join(', ')} to be free`,
     async () => {

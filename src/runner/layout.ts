@@ -18,6 +18,8 @@ export interface ClusterPaths {
   supervisorLog: string;
   etcdDir: string;
   etcdLog: string;
+  /** rw/ and ro/: one pgbouncer's files each. */
+  poolerDir: string;
   secretsDir: string;
   superuserPassword: string;
   replicationPassword: string;
@@ -41,6 +43,7 @@ export function clusterPaths(name: string, home = pgpilotHome()): ClusterPaths {
     supervisorLog: path.join(dir, 'supervisor.log'),
     etcdDir: path.join(dir, 'etcd'),
     etcdLog: path.join(dir, 'etcd.log'),
+    poolerDir: path.join(dir, 'pooler'),
     secretsDir,
     superuserPassword: path.join(secretsDir, 'superuser.password'),
     replicationPassword: path.join(secretsDir, 'replication.password'),

@@ -38,6 +38,14 @@ export function memberConfigs(manifest: Manifest, dcsEndpoints: string[], home: 
       },
       ha: spec.ha,
       synchronous: spec.synchronous,
+      pooler: {
+        enabled: spec.pooler.enabled,
+        listen: spec.postgres.listen === '0.0.0.0' || spec.postgres.listen === '*' ? '0.0.0.0' : '127.0.0.1',
+        port: spec.pooler.port,
+        mode: spec.pooler.mode,
+        dir: paths.poolerDir,
+        databases: spec.databases.map((d) => d.name),
+      },
       tags: { nofailover: false },
     };
   });

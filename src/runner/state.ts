@@ -9,6 +9,8 @@ export interface RunnerState {
   namespace: string;
   etcd: { clientPort: number; peerPort: number; pid: number | undefined } | undefined;
   members: Record<string, { pgPort: number; apiPort: number; agentPid: number | undefined }>;
+  /** The read-write and read-only pgbouncer, when spec.pooler is enabled. */
+  poolers?: Array<{ name: string; port: number; pid: number | undefined }> | undefined;
 }
 
 export async function readState(file: string): Promise<RunnerState | undefined> {

@@ -6,6 +6,11 @@ import { errorMessage } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
 import { sleep } from '../base/wait.js';
 import { loadManifest } from '../config/manifest.js';
+import type { Manifest } from '../config/types.js';
+import { resolveRunAs } from '../pg/os-user.js';
+import { poolerAdminUser, poolerPair } from '../pooler/pair.js';
+import { startPooler, stopPooler } from '../pooler/process.js';
+import { readSecretFile } from './secrets.js';
 import { renderAgentConfig } from '../config/agent-config.js';
 import type { AgentConfig } from '../config/types.js';
 import { ClusterStore } from '../dcs/cluster-store.js';
@@ -33,6 +38,8 @@ export async function runSupervisor(name: string, home: string, logger: Logger):
   const agents = new Map<string, RunningAgent>();
   const etcd = state.etcd === undefined ? undefined : await startPrivateEtcd(paths, state);
   if (etcd !== undefined && state.etcd !== undefined) state.etcd.pid = etcd.pid;
+  const startManifest = await loadManifest(paths.manifest);
+  state.poolers = startManifest.spec.pooler.enabled ? await startPoolers(paths, startManifest, logger) : undefined;
   state.supervisorPid = process.pid;
   await writeState(paths.state, state);
 
@@ -108,6 +115,8 @@ export async function runSupervisor(name: string, home: string, logger: Logger):
     stopping = true;
     logger.info('stopping cluster');
     await Promise.all([...agents.values()].map(stopAgent));
+    for (const p of state.poolers ?? []) if (p.pid !== undefined) await stopPooler(p.pid);
+    state.poolers = state.poolers?.map((p) => ({ ...p, pid: undefined }));
     await etcd?.stop();
     state.supervisorPid = undefined;
     if (state.etcd !== undefined) state.etcd.pid = undefined;
@@ -129,6 +138,26 @@ export async function runSupervisor(name: string, home: string, logger: Logger):
   process.on('SIGHUP', () => enqueue('reconcile', reconcile));
   enqueue('start', reconcile);
   await done;
+}
+
+/** Writes both poolers' files with no target (clients fail fast until a leader points them) and starts them. */
+async function startPoolers(paths: ClusterPaths, manifest: Manifest, logger: Logger): Promise<RunnerState['poolers']> {
+  const runAs = await resolveRunAs('postgres');
+  const password = await readSecretFile(paths.superuserPassword);
+  // Traversable by the pooler's user; each pooler's own directory below is private to it.
+  await fs.mkdir(paths.poolerDir, { recursive: true, mode: 0o755 });
+  const { spec } = manifest;
+  const listen = spec.postgres.listen === '0.0.0.0' || spec.postgres.listen === '*' ? '0.0.0.0' : '127.0.0.1';
+  const pair = poolerPair({ dir: paths.poolerDir, listen, port: spec.pooler.port, mode: spec.pooler.mode, databases: spec.databases.map((d) => d.name), admin: { user: poolerAdminUser, password }, runAs });
+  const started = [];
+  for (const pooler of [pair.rw, pair.ro]) {
+    await pooler.writeConfig([]);
+    await pooler.writeAuth([]);
+    const pid = await startPooler({ iniFile: pooler.iniFile, runAs, logFile: pooler.logFile });
+    logger.info('pooler started', { pooler: pooler.name, port: pooler.port, pid });
+    started.push({ name: pooler.name, port: pooler.port, pid });
+  }
+  return started;
 }
 
 async function requireState(paths: ClusterPaths): Promise<RunnerState> {

@@ -24,8 +24,9 @@ async function healthy(): Promise<ClusterStatus> {
     const s = await c.status();
     const p = s.members.find((m) => m.role === 'primary');
     if (p === undefined || s.members.length !== 3 || !s.members.every((m) => m.state === 'running' && (m.role === 'primary' || m.streaming))) return undefined;
-    const sync = await query<{ n: string }>(await c.superuser(p.port), "SELECT count(*) AS n FROM pg_stat_replication WHERE sync_state = 'sync'");
-    return sync[0]?.n === '1' ? s : undefined;
+    // The leader records its synchronous standby in the sync key once PostgreSQL reports it synchronous.
+    const cluster = (await (await fetch(`http://127.0.0.1:${p.apiPort}/cluster`)).json()) as { members: Array<{ role: string }> };
+    return cluster.members.filter((m) => m.role === 'sync_standby').length === 1 ? s : undefined;
   }, { timeoutMs: 90_000, intervalMs: 500 });
 }
 

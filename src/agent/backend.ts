@@ -55,7 +55,7 @@ export function agentBackend(loop: HaLoop, store: ClusterStore, local: LocalPost
         await local.start();
       }),
     reload: () => loop.request(() => local.reload()),
-    switchover: (request) => requestSwitchover(store, request, me, () => loop.wake()),
+    switchover: (request) => requestSwitchover(store, request, me, loop),
     cancelSwitchover: () => cancelScheduledSwitchover(store),
     failsafe: (leader) => {
       loop.failsafeFrom(leader);

@@ -26,7 +26,13 @@ async function precondition(view: ClusterView, req: SwitchoverRequest, me: strin
   return undefined;
 }
 
-export async function requestSwitchover(store: ClusterStore, req: SwitchoverRequest, me: string, wake: () => void): Promise<SwitchoverResult> {
+export async function requestSwitchover(
+  store: ClusterStore,
+  req: SwitchoverRequest,
+  me: string,
+  loop: { wake(): void; switchoverRefusedSince(since: number): string | undefined },
+): Promise<SwitchoverResult> {
+  const asked = Date.now();
   const view = await store.load();
   const refusal = await precondition(view, req, me);
   if (refusal !== undefined) return { status: 412, message: refusal };
@@ -37,7 +43,7 @@ export async function requestSwitchover(store: ClusterStore, req: SwitchoverRequ
     ...(req.scheduledAt === undefined ? {} : { scheduled_at: new Date(req.scheduledAt).toISOString() }),
   };
   await store.setFailover(request);
-  wake();
+  loop.wake();
   if (req.scheduledAt !== undefined) return { status: 202, message: `Switchover scheduled at ${request.scheduled_at}` };
   const deadline = Date.now() + outcomeTimeoutMs;
   const verb = req.leader === undefined ? 'failed over' : 'switched over';
@@ -49,7 +55,8 @@ export async function requestSwitchover(store: ClusterStore, req: SwitchoverRequ
       return { status: 200, message: `Successfully ${verb} to "${newLeader}"` };
     }
     if (now !== undefined && now.failover === undefined && newLeader === oldLeader) {
-      return { status: 503, message: `Switchover failed: the leader refused it (see the log of ${oldLeader ?? 'the leader'})` };
+      const why = loop.switchoverRefusedSince(asked) ?? `the leader refused it (see the log of ${oldLeader ?? 'the leader'})`;
+      return { status: 503, message: `Switchover failed: ${why}` };
     }
   }
   return { status: 503, message: 'Switchover status unknown' };

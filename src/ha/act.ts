@@ -1,5 +1,6 @@
 // Carries out one decision: each action is a short recipe over the local PostgreSQL and the cluster store.
 import type { Logger } from '../base/log.js';
+import { sleep } from '../base/wait.js';
 import type { AgentConfig, ParameterValue } from '../config/types.js';
 import type { ClusterStore } from '../dcs/cluster-store.js';
 import type { ClusterMember, ClusterView, DynamicConfig, HistoryEntry } from '../model/cluster.js';
@@ -8,6 +9,7 @@ import type { Action } from './decide.js';
 import { syncSet } from './election.js';
 import type { ClientRouting, LocalPostgres, Upstream } from './local.js';
 import type { Observation } from './observation.js';
+import { queryPeers } from './peers.js';
 import { desiredSync, nextSyncKey, standbyNames, syncCandidates } from './sync.js';
 
 export interface ActContext {
@@ -21,6 +23,8 @@ export interface ActContext {
   /** synchronous_standby_names the leader wants (added to the parameters in force). */
   setStandbyNames(names: string): void;
   standbyNames(): string;
+  /** Records why a requested switchover did not happen, for the API to answer with. */
+  refuseSwitchover(reason: string): void;
 }
 
 export function upstreamOf(member: ClusterMember | undefined): Upstream | undefined {
@@ -109,6 +113,7 @@ async function rejoin(ctx: ActContext, leader: ClusterMember, view: ClusterView)
   const upstream = upstreamOf(leader);
   if (upstream === undefined) throw new Error(`leader ${leader.name} publishes no usable conn_url`);
   ctx.setState('rewinding');
+  await ctx.local.stop('fast');
   try {
     const rewound = await ctx.local.rewind(upstream);
     ctx.logger.info(rewound ? 'rewound onto the leader timeline' : 'no rewind needed', { leader: leader.name });
@@ -204,9 +209,33 @@ async function switchover(ctx: ActContext, candidate: ClusterMember, view: Clust
   ctx.setState('stopping');
   ctx.setStandbyNames('');
   await ctx.local.stop('fast');
+  // Hand over only once the candidate holds the shutdown checkpoint: then it has every WAL record we wrote.
+  const end = await ctx.local.shutdownCheckpoint();
+  if (!(await caughtUp(candidate, end, ctx.config.name))) {
+    const reason = `candidate ${candidate.name} did not receive the shutdown checkpoint within ${catchUpTimeoutMs} ms: staying primary`;
+    ctx.logger.warn(`switchover cancelled: ${reason}`);
+    ctx.refuseSwitchover(reason);
+    await ctx.store.clearFailover();
+    await startAs(ctx, null, view);
+    return;
+  }
   await ctx.store.releaseLeader(ctx.config.name);
   ctx.logger.info('handed the leader lock over', { candidate: candidate.name });
   await startAs(ctx, upstreamOf(candidate), view);
+}
+
+const catchUpTimeoutMs = 5000;
+
+/** Polls the candidate's WAL position until it is past `lsn` (our shutdown checkpoint record). */
+async function caughtUp(candidate: ClusterMember, lsn: bigint | undefined, me: string): Promise<boolean> {
+  if (lsn === undefined) return false;
+  const deadline = Date.now() + catchUpTimeoutMs;
+  while (Date.now() < deadline) {
+    const peer = (await queryPeers([candidate], me))[candidate.name];
+    if (peer?.position !== undefined && BigInt(peer.position) > lsn) return true;
+    await sleep(50);
+  }
+  return false;
 }
 
 export async function act(ctx: ActContext, action: Action, obs: Observation): Promise<void> {

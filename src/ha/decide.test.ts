@@ -37,7 +37,7 @@ function obs(over: Over = {}): Observation {
     now: 100_000, me: { name: name ?? 'm1', nofailover: false }, dcs: view(), holdsLeader: false,
     local: { dataDir: 'initialized', postmasterPid: pg === undefined ? undefined : 42, pg, following: undefined, wasPrimary },
     maximumLagOnFailover: 1024, ttlMs: 4000, loopWaitMs: 1000, requestTimeoutMs: 1000, sync: { mode: 'off', number: 1, strict: false }, peers: undefined,
-    latches: { primaryStartFailures: 0, failsafeFrom: undefined, leaseRenewedAt: 99_000 }, ...rest,
+    latches: { primaryStartFailures: 0, failsafeFrom: undefined, leaseRenewedAt: 99_000, notStreamingSince: undefined }, ...rest,
   };
 }
 const led = (over: Partial<ClusterView> = {}): ClusterView => view({ leader: { name: 'm0', lease: '1' }, ...over });
@@ -57,13 +57,13 @@ test('a member without data clones from the leader, or waits when there is none'
 
 test('a stopped postgres restarts in place as primary while we hold the lock, and gives the lock up after repeated failures', () => {
   assert.equal(decide(obs({ holdsLeader: true })).action.kind, 'startPrimary');
-  const failing = decide(obs({ holdsLeader: true, latches: { primaryStartFailures: 2, failsafeFrom: undefined, leaseRenewedAt: 0 } }));
+  const failing = decide(obs({ holdsLeader: true, latches: { primaryStartFailures: 2, failsafeFrom: undefined, leaseRenewedAt: 0, notStreamingSince: undefined } }));
   assert.equal(failing.action.kind, 'releaseLeader');
   assert.match(failing.reason, /failed to start 2 times/);
 });
 
 test('a primary whose start timed out and still does not answer gives the lock up', () => {
-  const o = obs({ holdsLeader: true, latches: { primaryStartFailures: 1, failsafeFrom: undefined, leaseRenewedAt: 0 } });
+  const o = obs({ holdsLeader: true, latches: { primaryStartFailures: 1, failsafeFrom: undefined, leaseRenewedAt: 0, notStreamingSince: undefined } });
   const d = decide({ ...o, local: { ...o.local, postmasterPid: 42 } });
   assert.equal(d.action.kind, 'releaseLeader');
   assert.equal(decide({ ...o, holdsLeader: false, local: { ...o.local, postmasterPid: 42 } }).action.kind, 'wait');
@@ -84,8 +84,14 @@ test('the primary holding the lock leads; one without a leader takes it; one wit
   assert.match(d.reason, /m0 holds the leader lock/);
 });
 
-test('a replica follows the leader', () => {
+test('a replica follows the leader, and rejoins by rewind when stuck behind a timeline fork', () => {
   assert.deepEqual(decide(obs({ pg: replicaPg(100n), dcs: led() })).action, { kind: 'follow', leader: member('m0') });
+  const dcs = led({ members: [member('m0', { timeline: 2 }), member('m1'), member('m2')] });
+  const latches = (since: number): Observation['latches'] => ({ primaryStartFailures: 0, failsafeFrom: undefined, leaseRenewedAt: 0, notStreamingSince: since });
+  assert.equal(decide(obs({ pg: replicaPg(100n), dcs, latches: latches(95_000) })).action.kind, 'follow');
+  const stuck = decide(obs({ pg: replicaPg(100n), dcs, latches: latches(80_000) }));
+  assert.equal(stuck.action.kind, 'rejoin');
+  assert.match(stuck.reason, /leader is on timeline 2 \(mine 1\)/);
 });
 
 test('without a leader only the healthiest eligible replica promotes, judged by fresh peer positions', () => {
@@ -136,13 +142,17 @@ test('in quorum mode a candidate must see enough of the set and be the furthest 
 
 test('a switchover request makes the leader hand over to a healthy candidate, or is refused', () => {
   const peers = { m1: peer(100), m2: peer(100, { state: 'stopped' }) };
-  const request = (member: string): Partial<ClusterView> => ({ failover: { leader: 'm0', member } });
+  const streaming = { pgpilot: { streaming: true } };
+  const members = [member('m0'), member('m1', streaming), member('m2', streaming)];
+  const request = (candidate: string): Partial<ClusterView> => ({ failover: { leader: 'm0', member: candidate }, members });
   const ok = decide(obs({ name: 'm0', pg: primaryPg, holdsLeader: true, dcs: led(request('m1')), peers }));
-  assert.deepEqual(ok.action, { kind: 'switchover', candidate: member('m1') });
+  assert.deepEqual(ok.action, { kind: 'switchover', candidate: member('m1', streaming) });
+  const lagging = decide(obs({ name: 'm0', pg: primaryPg, holdsLeader: true, dcs: led({ ...request('m1'), members: [member('m0'), member('m1'), member('m2')] }), peers }));
+  assert.match(lagging.reason, /m1 is not a healthy, streaming replica/);
   const refused = decide(obs({ name: 'm0', pg: primaryPg, holdsLeader: true, dcs: led(request('m2')), peers }));
   assert.equal(refused.action.kind, 'clearFailover');
-  assert.match(refused.reason, /m2 is not a healthy replica/);
-  const later = decide(obs({ name: 'm0', pg: primaryPg, holdsLeader: true, dcs: led({ failover: { leader: 'm0', member: 'm1', scheduled_at: new Date(200_000).toISOString() } }), peers }));
+  assert.match(refused.reason, /m2 is not a healthy, streaming replica/);
+  const later = decide(obs({ name: 'm0', pg: primaryPg, holdsLeader: true, dcs: led({ members, failover: { leader: 'm0', member: 'm1', scheduled_at: new Date(200_000).toISOString() } }), peers }));
   assert.equal(later.action.kind, 'lead');
 });
 
@@ -162,17 +172,17 @@ test('paused: no promotion, and a primary is not demoted', () => {
 test('DCS unreachable: the primary keeps serving under failsafe, waits while its lease is valid, else demotes', () => {
   const base = { dcs: undefined, pg: primaryPg, holdsLeader: false };
   assert.equal(decide(obs({ ...base, peers: { m1: peer(1), m2: peer(1) } })).action.kind, 'failsafe');
-  const valid = decide(obs({ ...base, ttlMs: 6000, peers: { m1: peer(1), m2: peer(0, { reachable: false }) }, latches: { primaryStartFailures: 0, failsafeFrom: undefined, leaseRenewedAt: 99_000 } }));
+  const valid = decide(obs({ ...base, ttlMs: 6000, peers: { m1: peer(1), m2: peer(0, { reachable: false }) }, latches: { primaryStartFailures: 0, failsafeFrom: undefined, leaseRenewedAt: 99_000, notStreamingSince: undefined } }));
   assert.equal(valid.action.kind, 'wait');
   assert.match(valid.reason, /lease still valid for 5000 ms/);
-  const late = decide(obs({ ...base, ttlMs: 6000, peers: { m1: peer(1), m2: peer(0, { reachable: false }) }, latches: { primaryStartFailures: 0, failsafeFrom: undefined, leaseRenewedAt: 96_000 } }));
+  const late = decide(obs({ ...base, ttlMs: 6000, peers: { m1: peer(1), m2: peer(0, { reachable: false }) }, latches: { primaryStartFailures: 0, failsafeFrom: undefined, leaseRenewedAt: 96_000, notStreamingSince: undefined } }));
   assert.equal(late.action.kind, 'demote');
   assert.match(late.reason, /no answer from m2/);
   assert.equal(decide(obs({ dcs: undefined, pg: replicaPg(1n) })).action.kind, 'wait');
 });
 
 test('after a DCS outage replicas leave the lock to a leader that proved alive through failsafe', () => {
-  const latches = { primaryStartFailures: 0, failsafeFrom: { leader: 'm0', at: 98_000 }, leaseRenewedAt: 0 };
+  const latches = { primaryStartFailures: 0, failsafeFrom: { leader: 'm0', at: 98_000 }, leaseRenewedAt: 0, notStreamingSince: undefined };
   const d = decide(obs({ pg: replicaPg(100n), latches }));
   assert.equal(d.action.kind, 'follow');
   assert.match(d.reason, /m0 was alive 2000 ms ago \(failsafe\)/);

@@ -83,10 +83,10 @@ function switchoverTarget(view: ClusterView, obs: Observation): ClusterMember | 
   const healthy = view.members.filter((m) => {
     const p = obs.peers?.[m.name];
     return m.name !== obs.me.name && p?.reachable === true && p.state === 'running' && p.role === 'replica' && m.data.tags?.['nofailover'] !== true
-      && (obs.sync.mode === 'off' || syncSet(view).includes(m.name));
+      && m.data.pgpilot?.streaming === true && (obs.sync.mode === 'off' || syncSet(view).includes(m.name));
   });
   if (wanted !== undefined && wanted !== '') {
-    return healthy.find((m) => m.name === wanted) ?? `candidate ${wanted} is not a healthy${obs.sync.mode === 'off' ? '' : ' synchronous'} replica`;
+    return healthy.find((m) => m.name === wanted) ?? `candidate ${wanted} is not a healthy, streaming${obs.sync.mode === 'off' ? '' : ' synchronous'} replica`;
   }
   const best = [...healthy].sort((a, b) => (positionOf(b, obs.peers) ?? 0) - (positionOf(a, obs.peers) ?? 0))[0];
   return best ?? 'no healthy replica to switch over to';
@@ -126,9 +126,20 @@ function decideLeaderless(view: ClusterView, obs: Observation, pg: PgSnapshot): 
   return decision({ kind: 'follow', leader: undefined }, `no leader, not promoting: ${why}`);
 }
 
+/** A replica that has not streamed for this long while the leader is on a later timeline is stuck behind a fork. */
+export const stuckReplicaMs = 10_000;
+
 function decideReplica(view: ClusterView, obs: Observation, pg: PgSnapshot): Decision {
   if (obs.holdsLeader) return decision({ kind: 'promote' }, 'I hold the leader lock while in recovery: promoting');
-  if (view.leader !== undefined) return decision({ kind: 'follow', leader: leaderMember(view) }, `no action: following leader ${view.leader.name}`);
+  const leader = leaderMember(view);
+  if (leader !== undefined && leader.name !== obs.me.name) {
+    const since = obs.latches.notStreamingSince;
+    const leaderTimeline = leader.data.timeline ?? 0;
+    if (!pg.streaming && since !== undefined && obs.now - since > stuckReplicaMs && leaderTimeline > pg.timeline) {
+      return decision({ kind: 'rejoin', leader }, `not streaming for ${obs.now - since} ms and the leader is on timeline ${leaderTimeline} (mine ${pg.timeline}): rewinding to rejoin it`);
+    }
+  }
+  if (view.leader !== undefined) return decision({ kind: 'follow', leader }, `no action: following leader ${view.leader.name}`);
   return decideLeaderless(view, obs, pg);
 }
 

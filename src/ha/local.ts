@@ -37,6 +37,8 @@ export interface LocalPostgres {
   syncSlots(wanted: string[]): Promise<void>;
   reload(): Promise<void>;
   removeDataDir(): Promise<void>;
+  /** From pg_control of a stopped PostgreSQL: where its last checkpoint record starts. */
+  shutdownCheckpoint(): Promise<bigint | undefined>;
   /** From pg_control of a stopped PostgreSQL: it last ran, or crashed, as a primary. */
   wasPrimary(): Promise<boolean | undefined>;
   /** The SCRAM verifiers PostgreSQL stores for these roles (pg_authid.rolpassword). */

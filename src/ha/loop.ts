@@ -40,7 +40,8 @@ export class HaLoop {
   /** The last pass changed the member's role or state: run the next one at once (e.g. a new leader's duties). */
   private changedRole = false;
   private standbyNames = '';
-  private readonly latches: Latches = { primaryStartFailures: 0, failsafeFrom: undefined, leaseRenewedAt: undefined };
+  private switchoverRefusal: { reason: string; at: number } | undefined;
+  private readonly latches: Latches = { primaryStartFailures: 0, failsafeFrom: undefined, leaseRenewedAt: undefined, notStreamingSince: undefined };
   private wakeUp: AbortController = new AbortController();
   private readonly stopped = new AbortController();
   private watching = false;
@@ -93,6 +94,12 @@ export class HaLoop {
     this.wakeUp.abort();
   }
 
+  /** Why the last switchover request was refused, if that happened after `since` (ms). */
+  switchoverRefusedSince(since: number): string | undefined {
+    const r = this.switchoverRefusal;
+    return r !== undefined && r.at >= since ? r.reason : undefined;
+  }
+
   /** The leader told us (POST /failsafe) it is alive while the DCS is unreachable. */
   failsafeFrom(leader: string): void {
     this.latches.failsafeFrom = { leader, at: this.now() };
@@ -127,6 +134,7 @@ export class HaLoop {
       const decision = decide(obs);
       this.logDecision(decision);
       this.changedRole = !quietActions.has(decision.action.kind);
+      if (decision.action.kind === 'clearFailover') this.switchoverRefusal = { reason: decision.reason, at: this.now() };
       await this.act(decision, obs);
       await this.applyParameters();
       await this.publish();
@@ -156,6 +164,7 @@ export class HaLoop {
       setState: (s) => (this.state = s),
       setStandbyNames: (names) => (this.standbyNames = names),
       standbyNames: () => this.standbyNames,
+      refuseSwitchover: (reason) => (this.switchoverRefusal = { reason, at: this.now() }),
     };
   }
 
@@ -175,6 +184,9 @@ export class HaLoop {
       const view = await store.load();
       this.dcsReachable = true;
       this.ensureWatch(view.revision);
+      // Register at once when our key is gone (first start, or back after an outage longer than the ttl): the leader
+      // creates our replication slot from it before our PostgreSQL asks for it.
+      if (!view.members.some((m) => m.name === config.name)) await this.publish();
       return { view, holdsLeader: await store.holdsLeader(config.name, view) };
     } catch (e) {
       if (this.dcsReachable) logger.warn('DCS unreachable', { error: errorMessage(e) });
@@ -205,6 +217,8 @@ export class HaLoop {
     if (postmasterPid === undefined && this.state === 'running') this.state = 'crashed';
     if (pg !== undefined && this.state !== 'running') this.state = 'running';
     if (pg !== undefined && !pg.inRecovery) this.latches.primaryStartFailures = 0;
+    const streamingNow = pg === undefined || !pg.inRecovery || pg.streaming;
+    this.latches.notStreamingSince = streamingNow ? undefined : (this.latches.notStreamingSince ?? this.now());
     this.lastView = view ?? this.lastView;
     this.lastSnapshot = pg;
     const effective = view ?? this.lastView;

@@ -56,6 +56,8 @@ export interface Latches {
   failsafeFrom: { leader: string; at: number } | undefined;
   /** When our session lease was last renewed (sent time, ms). */
   leaseRenewedAt: number | undefined;
+  /** Replica: since when its WAL receiver has not been streaming (undefined while it streams). */
+  notStreamingSince: number | undefined;
 }
 
 export interface Observation {

@@ -153,6 +153,13 @@ export async function postgresMember(config: AgentConfig, log: Logger, hooks: Me
           'SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY($1) ORDER BY rolname', [names]);
         return rows.flatMap((r) => (r.rolpassword === null ? [] : [{ user: r.rolname, verifier: r.rolpassword }]));
       }),
+    async shutdownCheckpoint() {
+      try {
+        return (await readControlData({ binDir: pgc.binDir, dataDir: pgc.dataDir, runAs })).checkpointLsn;
+      } catch {
+        return undefined;
+      }
+    },
     async wasPrimary() {
       try {
         return wasPrimary(await readControlData({ binDir: pgc.binDir, dataDir: pgc.dataDir, runAs }));

@@ -59,7 +59,7 @@ export async function apply(file: string, home: string): Promise<{ changes: stri
     if (current.spec.local.restart !== next.spec.local.restart) changes.push(`local.restart: ${current.spec.local.restart} -> ${next.spec.local.restart}`);
   }
   const members = Array.from({ length: next.spec.instances }, (_, i) => memberName(name, i));
-  const status = await waitHealthy(address, members, state.supervisorPid, paths);
+  const status = await waitHealthy(address, members, () => processAlive(state.supervisorPid), paths);
   return { changes, status };
 }
 

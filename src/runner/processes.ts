@@ -10,10 +10,10 @@ import { processAlive } from './state.js';
 export const pgpilotBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/pgpilot.js');
 
 /** Starts `pgpilot <args>` with stdout and stderr appended to `logFile`. */
-export function spawnPgpilot(args: string[], logFile: string, options: { detached: boolean; env?: NodeJS.ProcessEnv }): ChildProcess {
+export function spawnPgpilot(args: string[], logFile: string, options: { detached: boolean; env?: NodeJS.ProcessEnv; nodeArgs?: string[] }): ChildProcess {
   const fd = fs.openSync(logFile, 'a', 0o600);
   try {
-    const child = spawn(process.execPath, [pgpilotBin, ...args], {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), pgpilotBin, ...args], {
       detached: options.detached,
       stdio: ['ignore', fd, fd],
       env: options.env ?? process.env,
@@ -24,6 +24,12 @@ export function spawnPgpilot(args: string[], logFile: string, options: { detache
     fs.closeSync(fd);
   }
 }
+
+/**
+ * V8 settings for the long-running agent: small young-generation semi-spaces (16 MiB each by default) and a single
+ * GC thread keep its resident memory near what its code needs; its heap stays small (DCS views, one SQL connection).
+ */
+export const agentNodeArgs = ['--max-semi-space-size=1', '--max-old-space-size=96', '--single-threaded-gc'];
 
 /** Sends `signal` to pid (ignoring a process already gone). */
 export function signalPid(pid: number | undefined, signal: NodeJS.Signals): void {

@@ -18,7 +18,7 @@ import { etcdKv } from '../dcs/etcd/etcd-kv.js';
 import { startEtcd } from './etcd-server.js';
 import { clusterPaths, type ClusterPaths } from './layout.js';
 import { memberConfigs } from './member-config.js';
-import { spawnPgpilot, terminate } from './processes.js';
+import { agentNodeArgs, spawnPgpilot, terminate } from './processes.js';
 import { readState, writeState, type RunnerState } from './state.js';
 import { stopLeftoverPostgres } from './leftovers.js';
 
@@ -53,7 +53,7 @@ export async function runSupervisor(name: string, home: string, logger: Logger):
 
   const startAgent = (agent: RunningAgent): void => {
     const member = paths.member(agent.config.name);
-    const child = spawnPgpilot(['agent', '--config', member.agentConfig], member.agentLog, { detached: false });
+    const child = spawnPgpilot(['agent', '--config', member.agentConfig], member.agentLog, { detached: false, nodeArgs: agentNodeArgs });
     agent.child = child;
     child.on('exit', (code, signal) => {
       agent.child = undefined;

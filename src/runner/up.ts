@@ -36,26 +36,30 @@ export async function up(file: string, home: string): Promise<UpResult> {
   await writeState(paths.state, state);
   // The supervisor owns every process of the cluster and outlives this command.
   const supervisor = spawnPgpilot(['supervise', name], paths.supervisorLog, { detached: true, env: { ...process.env, PGPILOT_HOME: home } });
+  // Our own child: a dead one stays a zombie until we exit, so watch its exit event rather than its pid.
+  let supervisorExited = false;
+  supervisor.once('exit', () => (supervisorExited = true));
   state.supervisorPid = supervisor.pid;
   await writeState(paths.state, state);
   const address = { name, endpoints: state.dcsEndpoints, namespace: state.namespace, home };
   const members = Array.from({ length: manifest.spec.instances }, (_, i) => memberName(name, i));
-  const status = await waitHealthy(address, members, supervisor.pid, paths);
+  const status = await waitHealthy(address, members, () => !supervisorExited, paths);
   return { alreadyRunning: false, manifest, status };
 }
 
 export async function waitHealthy(
   address: { name: string; endpoints: string[]; namespace: string; home: string },
   members: string[],
-  supervisorPid: number | undefined,
+  supervisorAlive: () => boolean,
   paths: ClusterPaths,
 ): Promise<ClusterStatus> {
   let last = 'no answer from the DCS yet';
+  let outcome: ClusterStatus | 'supervisor exited';
   try {
-    return await waitFor(
+    outcome = await waitFor(
       `cluster ${address.name} to be healthy`,
       async () => {
-        if (!processAlive(supervisorPid)) throw new PgpilotError('State', `the supervisor of ${address.name} exited`, { hint: `see ${paths.supervisorLog}` });
+        if (!supervisorAlive()) return 'supervisor exited' as const;
         const status = await loadStatus(address).catch((e: unknown) => void (last = errorMessage(e)));
         if (status === undefined) return undefined;
         const why = unhealthyReason(status, members);
@@ -64,12 +68,17 @@ export async function waitHealthy(
       },
       { timeoutMs: healthyTimeoutMs, intervalMs: 500 },
     );
-  } catch (e) {
-    if (e instanceof PgpilotError && e.code === 'State') throw e;
+  } catch {
     throw new PgpilotError('Timeout', `cluster ${address.name} did not become healthy in ${healthyTimeoutMs / 1000} s: ${last}`, {
       hint: `see ${paths.dir}/members/*/agent.log and postgres.log; stop it with \`pgpilot down ${address.name}\``,
     });
   }
+  if (outcome === 'supervisor exited') {
+    const log = await fs.readFile(paths.supervisorLog, 'utf8').catch(() => '');
+    const tail = log.trim().split('\n').slice(-3).join('\n');
+    throw new PgpilotError('State', `the supervisor of ${address.name} exited before the cluster was healthy:\n${tail}`, { hint: `see ${paths.supervisorLog}` });
+  }
+  return outcome;
 }
 
 async function checkPortsFree(manifest: Manifest): Promise<void> {

@@ -35,19 +35,28 @@ async function allTargets(): Promise<Target[]> {
 }
 
 async function waitHealthy(what: string): Promise<ClusterStatus> {
-  return waitFor(what, async () => {
+  return withDiagnostics(() => waitFor(what, async () => {
     const s = await c.status();
     const p = s.members.find((m) => m.role === 'primary');
     const ok = p !== undefined && s.members.length === 3 && s.members.every((m) => m.state === 'running' && m.timeline === p.timeline && (m.role === 'primary' || m.streaming));
     return ok ? s : undefined;
-  }, { timeoutMs: 90_000, intervalMs: 500 });
+  }, { timeoutMs: 90_000, intervalMs: 500 }));
+}
+
+/** A failed wait shows the cluster's status and its agents' latest decisions. */
+async function withDiagnostics<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\n${await c.diagnostics()}`);
+  }
 }
 
 async function newPrimary(old: string): Promise<ClusterStatus['members'][number]> {
-  return waitFor(`a primary other than ${old}`, async () => {
+  return withDiagnostics(() => waitFor(`a primary other than ${old}`, async () => {
     const p = (await c.status()).members.find((m) => m.role === 'primary' && m.state === 'running');
     return p !== undefined && p.name !== old ? p : undefined;
-  }, { timeoutMs: 60_000, intervalMs: 200 });
+  }, { timeoutMs: 60_000, intervalMs: 200 }));
 }
 
 test('node loss: a replica takes over on a new timeline, never two writable members, the old primary rejoins by rewind', async () => {
@@ -118,7 +127,7 @@ test('failsafe: with etcd frozen the primary keeps taking writes and no failover
 test('pgpilot switchover hands over to the named replica, and patronictl switchover works too', async () => {
   const before = primaryOf(await waitHealthy('a healthy cluster'));
   const to = members().find((m) => m !== before.name) ?? '';
-  const out = await cliOk(['switchover', c.name, '--to', to], c.env);
+  const out = await withDiagnostics(() => cliOk(['switchover', c.name, '--to', to], c.env));
   assert.match(out, new RegExp(`Successfully switched over to "${to}"`));
   const s = await waitHealthy('the cluster after the switchover');
   assert.equal((primaryOf(s)).name, to);

@@ -26,6 +26,8 @@ export interface TestCluster {
   killNode(member: string): Promise<void>;
   /** The node comes back: starts the member's agent by hand (the supervisor does not restart it with restart: never). */
   startAgent(member: string): void;
+  /** Status and each member's latest log lines, for a failed wait to show what the agents were doing. */
+  diagnostics(): Promise<string>;
   /** Stops and deletes the cluster; safe to call twice. */
   destroy(): Promise<void>;
 }
@@ -64,6 +66,16 @@ export async function testCluster(name: string, maxInstances = 4): Promise<TestC
       const child = spawn(process.execPath, [pgpilotBin, 'agent', '--config', path.join(memberDir(member), 'agent.yaml')], { stdio: ['ignore', log, log] });
       fs.closeSync(log);
       agents.push(child);
+    },
+    async diagnostics() {
+      const status = await cliOk(['status', name], env, 30_000).catch((e: unknown) => String(e));
+      const logs = await Promise.all((await fsp.readdir(path.join(home, name, 'members')).catch(() => [])).map(async (m) => {
+        const agent = await fsp.readFile(path.join(memberDir(m), 'agent.log'), 'utf8').catch(() => '');
+        const pgLog = await fsp.readFile(path.join(memberDir(m), 'postgres.log'), 'utf8').catch(() => '');
+        const tail = (text: string, n: number): string => text.split('\n').filter((l) => l !== '' && !l.includes('"level":"debug"')).slice(-n).join('\n');
+        return `--- ${m} agent\n${tail(agent, 15)}\n--- ${m} postgres\n${tail(pgLog, 8)}`;
+      }));
+      return `${status}\n${logs.join('\n')}`;
     },
     async destroy() {
       for (const a of agents) await terminate(a.pid, 30_000);

@@ -66,8 +66,12 @@ test('node loss: a replica takes over on a new timeline, never two writable memb
   const writer = startWriter(() => targets, 'acked');
   await waitFor('the writer to get going', async () => (await query<{ n: string }>(await c.superuser(before.port), 'SELECT count(*) AS n FROM acked'))[0]?.n !== '0', { timeoutMs: 10_000 });
   await c.killNode(before.name);
-  const after = await newPrimary(before.name);
-  assert.ok((after.timeline ?? 0) > (before.timeline ?? 0), 'the new primary is on a new timeline');
+  await newPrimary(before.name);
+  // The leader key moves before the promotion ends: wait for the new primary to report its new timeline.
+  const after = await withDiagnostics(() => waitFor('the new primary on a new timeline', async () => {
+    const p = (await c.status()).members.find((m) => m.role === 'primary' && m.name !== before.name);
+    return p !== undefined && (p.timeline ?? 0) > (before.timeline ?? 0) ? p : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 200 }));
   c.startAgent(before.name);
   const healed = await waitHealthy('the old primary to rejoin as a replica');
   assert.equal(healed.members.find((m) => m.name === before.name)?.role, 'replica');

@@ -1,8 +1,7 @@
 // Roles and databases, created or brought up to date idempotently; passwords travel as SCRAM verifiers only.
-import { createHash, createHmac, pbkdf2, randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { PgpilotError } from '../base/errors.js';
+import { scramVerifier } from '../model/scram.js';
 import { readSecret } from './os-user.js';
 import { queryRows, type PgClient } from './query.js';
 
@@ -19,21 +18,7 @@ export interface DatabaseOptions {
   owner: string;
 }
 
-const SCRAM_ITERATIONS = 4096;
 const ROLE_OPTION = /^(NO)?(SUPERUSER|CREATEDB|CREATEROLE|INHERIT|LOGIN|REPLICATION|BYPASSRLS)$|^CONNECTION LIMIT -?\d+$/;
-const pbkdf2Async = promisify(pbkdf2);
-
-/**
- * A SCRAM-SHA-256 verifier as PostgreSQL stores it. Sending this instead of the password keeps the password out of
- * pg_stat_activity, pg_stat_statements and the server log.
- */
-export async function scramVerifier(password: string, salt: Buffer = randomBytes(16)): Promise<string> {
-  const salted = await pbkdf2Async(saslprep(password), salt, SCRAM_ITERATIONS, 32, 'sha256');
-  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
-  const storedKey = createHash('sha256').update(clientKey).digest('base64');
-  const serverKey = createHmac('sha256', salted).update('Server Key').digest('base64');
-  return `SCRAM-SHA-256$${SCRAM_ITERATIONS}:${salt.toString('base64')}$${storedKey}:${serverKey}`;
-}
 
 /** The role attribute clause: LOGIN, REPLICATION when asked, then the validated options. */
 export function roleAttributes(spec: Pick<RoleSpec, 'name' | 'options' | 'replication'>): string {
@@ -77,10 +62,3 @@ export async function ensureDatabase(client: PgClient, options: DatabaseOptions)
   return 'exists';
 }
 
-/** The SASLprep steps that change bytes (as the pg client applies them): odd spaces, invisible characters, NFKC. */
-function saslprep(password: string): string {
-  return password
-    .replace(/[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/g, ' ')
-    .replace(/[\u00AD\u034F\u1806\u180B\u180C\u180D\u200C\u200D\u2060\uFE00-\uFE0F\uFEFF]/g, '')
-    .normalize('NFKC');
-}

@@ -1,6 +1,5 @@
 // pgbouncer's auth_file: one `"user" "SCRAM-SHA-256$..."` line per role, and SCRAM-SHA-256 verifiers (RFC 5802/7677).
-import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
-import { promisify } from 'node:util';
+import { isScramVerifier, scramVerifier as modelVerifier, verifierMatches as modelMatches } from '../model/scram.js';
 import { PgpilotError } from '../base/errors.js';
 
 /**
@@ -14,41 +13,24 @@ export interface AuthEntry {
   verifier: string;
 }
 
-const ITERATIONS = 4096;
-const VERIFIER = /^SCRAM-SHA-256\$(\d+):([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)$/;
-const derive = promisify(pbkdf2);
+const printable = /^[\x20-\x7e]+$/;
 
 /**
- * The SCRAM-SHA-256 verifier of `password`, as PostgreSQL stores it:
- * `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`. Only printable ASCII passwords (which SASLprep leaves
- * as they are): it serves passwords pgpilot generates, such as the pooler admin's.
+ * The verifier of a password pgpilot generates for a pooler (the admin's): printable ASCII only, so that no SASLprep
+ * subtlety can make pgbouncer and PostgreSQL disagree.
  */
-export async function scramVerifier(password: string, salt: Buffer = randomBytes(16), iterations = ITERATIONS): Promise<string> {
-  if (!/^[\x20-\x7e]+$/.test(password)) {
+export async function scramVerifier(password: string, salt?: Buffer): Promise<string> {
+  if (!printable.test(password)) {
     throw new PgpilotError('Pooler', 'a pooler password must be non-empty printable ASCII', {
       hint: 'generate it from letters and digits',
     });
   }
-  const keys = await scramKeys(password, salt, iterations);
-  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${keys.storedKey.toString('base64')}:${keys.serverKey.toString('base64')}`;
+  return salt === undefined ? modelVerifier(password) : modelVerifier(password, salt);
 }
 
-/** Whether `verifier` was made from `password` (with its own salt and iterations). */
+/** Whether `verifier` was made from `password`. */
 export async function verifierMatches(password: string, verifier: string): Promise<boolean> {
-  const parts = VERIFIER.exec(verifier);
-  if (parts === null || !/^[\x20-\x7e]+$/.test(password)) return false;
-  const again = await scramVerifier(password, Buffer.from(parts[2] ?? '', 'base64'), Number(parts[1]));
-  return again.length === verifier.length && timingSafeEqual(Buffer.from(again), Buffer.from(verifier));
-}
-
-/** StoredKey = H(HMAC(SaltedPassword, "Client Key")), ServerKey = HMAC(SaltedPassword, "Server Key"). */
-export async function scramKeys(password: string, salt: Buffer, iterations: number): Promise<{ storedKey: Buffer; serverKey: Buffer }> {
-  const salted = await derive(password, salt, iterations, 32, 'sha256');
-  const hmac = (key: Buffer, text: string): Buffer => createHmac('sha256', key).update(text).digest();
-  return {
-    storedKey: createHash('sha256').update(hmac(salted, 'Client Key')).digest(),
-    serverKey: hmac(salted, 'Server Key'),
-  };
+  return printable.test(password) && (await modelMatches(password, verifier));
 }
 
 /** The auth_file text, sorted by user; only SCRAM verifiers, so no password is ever on disk. */
@@ -58,7 +40,7 @@ export function renderAuthFile(entries: readonly AuthEntry[]): string {
     if (user === '' || /[\r\n]/.test(user)) throw new PgpilotError('Pooler', `invalid pooler user name ${JSON.stringify(user)}`);
     if (seen.has(user)) throw new PgpilotError('Pooler', `pooler user "${user}" is listed twice`);
     seen.add(user);
-    if (!VERIFIER.test(verifier)) {
+    if (!isScramVerifier(verifier)) {
       throw new PgpilotError('Pooler', `the secret of pooler user "${user}" is not a SCRAM-SHA-256 verifier`, {
         hint: "take rolpassword from pg_authid (password_encryption = 'scram-sha-256'), or use scramVerifier",
       });

@@ -1,6 +1,5 @@
-// A member agent's config (`pgpilot agent --config FILE`): its schema and rules, loading it, and writing it as YAML.
+// A member agent's config (`pgpilot agent --config FILE`): its schema and rules, loading it (YAML or JSON), writing it.
 import path from 'node:path';
-import YAML from 'yaml';
 import { documentKind, loadDocument, parseDocument, type DocumentKind } from './document.js';
 import {
   absolutePath,
@@ -151,7 +150,10 @@ export function loadAgentConfig(file: string): Promise<AgentConfig> {
   return loadDocument(agentConfigDocument, file);
 }
 
-/** The config as YAML that parseAgentConfig reads back to an equal value. */
+/**
+ * The config as JSON (which is YAML too) that parseAgentConfig reads back to an equal value: an agent reading JSON
+ * never loads the yaml library.
+ */
 export function renderAgentConfig(config: AgentConfig): string {
-  return `# pgpilot agent config, reference: docs/manifest.md\n${YAML.stringify(config, { lineWidth: 0 })}`;
+  return `${JSON.stringify(config, null, 2)}\n`;
 }

@@ -1,6 +1,8 @@
 // Reads a YAML configuration file into a validated value; every problem in it comes back as one Config error.
 import { readFile } from 'node:fs/promises';
-import YAML, { type YAMLError } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as YamlModule from 'yaml';
+import type { Document as YamlDocument, YAMLError } from 'yaml';
 import { PgpilotError, errorMessage } from '../base/errors.js';
 import { formatIssue, validate, type AnyNode, type Infer, type Issue, type Rule, type Validated } from './schema.js';
 
@@ -23,11 +25,36 @@ export function documentKind<N extends AnyNode>(
   return { ...kind, validate: (value) => validate(kind.schema, value) };
 }
 
-/** Parses and validates `text`; `source` names it (a file name) in errors. */
-export function parseDocument<T>(kind: DocumentKind<T>, text: string, source: string): T {
-  const doc = YAML.parseDocument(text);
+/**
+ * The yaml library, loaded on first use: it costs a long-running agent about 8 MiB of resident memory, and the agent
+ * configs the local runner writes are JSON (a subset of YAML), read without it.
+ */
+let yamlModule: typeof YamlModule | undefined;
+function yaml(): typeof YamlModule {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as typeof YamlModule;
+  return yamlModule;
+}
+
+/** JSON text parsed without the yaml library; undefined when the text is not JSON (yaml then reads it). */
+function parseJson(text: string): unknown {
+  if (!text.trimStart().startsWith('{')) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** YAML text to a plain value, or every syntax problem as one Config error. */
+function parseYaml<T>(kind: DocumentKind<T>, text: string, source: string): unknown {
+  const doc = yaml().parseDocument(text);
   if (doc.errors.length > 0) throw invalid(kind, source, doc.errors.map(syntaxLine));
-  const value = toPlain(doc, kind, source);
+  return toPlain(doc, kind, source);
+}
+
+/** Parses and validates `text` (YAML, or JSON); `source` names it (a file name) in errors. */
+export function parseDocument<T>(kind: DocumentKind<T>, text: string, source: string): T {
+  const value = parseJson(text) ?? parseYaml(kind, text, source);
   if (value === null || value === undefined) {
     throw invalid(kind, source, [formatIssue({ path: '', problem: 'the document is empty, expected a mapping' })]);
   }
@@ -53,7 +80,7 @@ export async function loadDocument<T>(kind: DocumentKind<T>, file: string): Prom
   return parseDocument(kind, text, file);
 }
 
-function toPlain<T>(doc: YAML.Document, kind: DocumentKind<T>, source: string): unknown {
+function toPlain<T>(doc: YamlDocument, kind: DocumentKind<T>, source: string): unknown {
   try {
     return doc.toJS();
   } catch (e) {

@@ -41,6 +41,8 @@ export interface LocalPostgres {
   shutdownCheckpoint(): Promise<bigint | undefined>;
   /** From pg_control of a stopped PostgreSQL: it last ran, or crashed, as a primary. */
   wasPrimary(): Promise<boolean | undefined>;
+  /** How far another member's PostgreSQL has received WAL (pg_last_wal_receive_lsn), asked as the superuser. */
+  receivedPositionOf(member: Upstream): Promise<bigint | undefined>;
   /** The SCRAM verifiers PostgreSQL stores for these roles (pg_authid.rolpassword). */
   roleVerifiers(names: string[]): Promise<Array<{ user: string; verifier: string }>>;
   /** pg_rewind from the upstream (PostgreSQL stopped); false when no rewind was needed. */

@@ -6,10 +6,12 @@ import { sleep } from '../base/wait.js';
 import type { AgentConfig } from '../config/types.js';
 import type { ClusterStore } from '../dcs/cluster-store.js';
 import type { ClusterView, MemberStatus } from '../model/cluster.js';
-import { act, desiredParameters, type ActContext } from './act.js';
+import { act } from './act.js';
+import { desiredParameters, type ActContext } from './act-context.js';
 import { decide, type Decision } from './decide.js';
 import type { ClientRouting, LocalPostgres, PgDetails } from './local.js';
-import { memberData, pgpilotVersion } from './member-data.js';
+import { memberData } from './member-data.js';
+import { memberStatus } from './member-status.js';
 import type { Latches, Observation, PeerState, PgSnapshot } from './observation.js';
 import { failsafePing, queryPeers } from './peers.js';
 import { syncPolicy } from './sync.js';
@@ -278,34 +280,7 @@ export class HaLoop {
 
   /** The member's status for the REST API. */
   status(): MemberStatus {
-    const pg = this.lastSnapshot;
-    const view = this.lastView;
-    const isLeader = view?.leader?.name === this.o.config.name;
-    const optime = view?.optime;
-    const received = pg?.receivedPosition ?? pg?.walPosition;
-    return {
-      name: this.o.config.name,
-      scope: this.o.config.scope,
-      state: this.state,
-      role: pg === undefined ? 'uninitialized' : pg.inRecovery ? 'replica' : 'primary',
-      isLeader,
-      timeline: pg?.timeline,
-      walPosition: pg !== undefined && !pg.inRecovery ? Number(pg.walPosition) : undefined,
-      receivedPosition: pg?.receivedPosition === undefined ? undefined : Number(pg.receivedPosition),
-      replayedPosition: pg?.replayedPosition === undefined ? undefined : Number(pg.replayedPosition),
-      lagBytes: pg?.inRecovery === true && optime !== undefined && received !== undefined ? Math.max(0, optime - Number(received)) : undefined,
-      streaming: pg?.streaming ?? false,
-      postmasterStartTime: pg?.postmasterStartTime,
-      serverVersion: pg?.serverVersion,
-      systemIdentifier: pg?.systemIdentifier,
-      pendingRestart: pg?.pendingRestart ?? false,
-      paused: view?.config?.pause === true,
-      tags: this.o.config.tags,
-      replication: pg?.replication ?? [],
-      lastLoopAt: this.lastLoopAt,
-      ttlSeconds: view?.config?.ttl ?? this.o.config.ha.ttl,
-      version: pgpilotVersion,
-    };
+    return memberStatus({ config: this.o.config, state: this.state, pg: this.lastSnapshot, view: this.lastView, lastLoopAt: this.lastLoopAt });
   }
 
   get currentView(): ClusterView | undefined {

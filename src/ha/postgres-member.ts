@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../base/log.js';
 import type { AgentConfig, ParameterValue } from '../config/types.js';
+import { parseLsn } from '../model/lsn.js';
 import { cloneFrom } from '../pg/basebackup.js';
 import { readControlData, wasPrimary } from '../pg/controldata.js';
 import { standbySignal, writeConf } from '../pg/conf.js';
@@ -146,6 +147,16 @@ export async function postgresMember(config: AgentConfig, log: Logger, hooks: Me
       await dropClient();
       knownTimeline = 0;
       await fs.rm(pgc.dataDir, { recursive: true, force: true });
+    },
+    async receivedPositionOf(member) {
+      const c = await connect({ host: member.host, port: member.port, user: 'postgres', password: superuserPassword, database: 'postgres', connectTimeoutMs: 1000 });
+      try {
+        const rows = await queryRows<{ lsn: string | null }>(c, 'read the received WAL position', 'SELECT pg_last_wal_receive_lsn()::text AS lsn');
+        const lsn = rows[0]?.lsn;
+        return lsn === null || lsn === undefined ? undefined : parseLsn(lsn);
+      } finally {
+        await c.end().catch(() => undefined);
+      }
     },
     roleVerifiers: (names) =>
       withClient(async (c) => {

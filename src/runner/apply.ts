@@ -5,7 +5,7 @@ import { PgpilotError } from '../base/errors.js';
 import { apiClient } from '../client/api-client.js';
 import { loadManifest } from '../config/manifest.js';
 import type { Manifest } from '../config/types.js';
-import { synchronousConfig } from '../ha/act.js';
+import { synchronousConfig } from '../ha/act-context.js';
 import type { ClusterStatus } from '../model/status.js';
 import { loadView, memberApiUrl } from './cluster-access.js';
 import { clusterPaths, memberName } from './layout.js';

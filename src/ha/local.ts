@@ -33,7 +33,7 @@ export interface LocalPostgres {
   clone(from: Upstream): Promise<void>;
   promote(): Promise<void>;
   createRolesAndDatabases(users: Array<UserSpec & { passwordFile: string }>, databases: DatabaseSpec[]): Promise<void>;
-  /** Creates the physical slots named and drops other physical slots. */
+  /** Creates the physical slots named and drops other physical slots that no replica is streaming through. */
   syncSlots(wanted: string[]): Promise<void>;
   reload(): Promise<void>;
   removeDataDir(): Promise<void>;

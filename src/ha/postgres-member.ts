@@ -138,7 +138,9 @@ export async function postgresMember(config: AgentConfig, log: Logger, hooks: Me
     async syncSlots(wanted) {
       await withClient(async (c) => {
         const slots = (await listSlots(c)).filter((s) => s.type === 'physical' && !s.temporary);
-        for (const s of slots) if (!wanted.includes(s.name)) await dropSlot(c, s.name);
+        // A slot in use stays even when its member key is missing: keys expire with their lease during an etcd
+        // outage, and dropping the slot would cut a streaming replica. A removed member stops streaming first.
+        for (const s of slots) if (!wanted.includes(s.name) && !s.active) await dropSlot(c, s.name);
         for (const name of wanted) if (!slots.some((s) => s.name === name)) await createPhysicalSlot(c, name);
       });
     },

@@ -1,4 +1,5 @@
 // Process helpers for the HA benchmark: find processes by command line, read their memory, signal and reap them.
+import { signalPid } from '../../src/runner/processes.js';
 import fs from 'node:fs/promises';
 import { sleep } from '../../src/base/wait.js';
 import { processAlive } from '../../src/runner/state.js';
@@ -57,15 +58,6 @@ export async function memoryOf(pid: number): Promise<Memory | undefined> {
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
 
-/** Sends a signal, ignoring a process that is already gone. */
-export function signal(pid: number | undefined, sig: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(pid, sig);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
-  }
-}
 
 /** Waits until none of the pids is alive; returns the ones still alive after `timeoutMs`. */
 export async function waitGone(pids: number[], timeoutMs: number): Promise<number[]> {
@@ -90,8 +82,8 @@ export async function reapByMarker(marker: string): Promise<string[]> {
     const procs = (await findProcesses(marker)).filter(pick);
     for (const p of procs) {
       reaped.add(p.argv.join(' '));
-      signal(p.pid, 'SIGCONT');
-      signal(p.pid, sig);
+      signalPid(p.pid, 'SIGCONT');
+      signalPid(p.pid, sig);
     }
     await waitGone(procs.map((p) => p.pid), waitMs);
   };

@@ -1,9 +1,10 @@
 // `pgpilot down`: stop every process of a local cluster, check its ports are free, and with --destroy delete its files.
 import fs from 'node:fs/promises';
 import { PgpilotError } from '../base/errors.js';
+import { silentLogger } from '../base/log.js';
 import { waitFor } from '../base/wait.js';
 import { clusterPaths } from './layout.js';
-import { stopLeftoverPostgres } from './leftovers.js';
+import { stopPostgres } from '../pg/postmaster.js';
 import { portInUse } from './ports.js';
 import { terminate } from './processes.js';
 import { readState, writeState, type RunnerState } from './state.js';
@@ -20,7 +21,7 @@ export async function down(name: string, home: string, options: { destroy: boole
   // Whatever outlived a supervisor that was killed: agents, postmasters, etcd.
   for (const [member, m] of Object.entries(state.members)) {
     if (await terminate(m.agentPid, 30_000)) forced.push(`agent of ${member}`);
-    await stopLeftoverPostgres(paths.member(member).dataDir);
+    await stopPostgres(paths.member(member).dataDir, 'fast', 20_000, silentLogger);
   }
   for (const p of state.poolers ?? []) if (await terminate(p.pid, 10_000, 'SIGINT')) forced.push(`pooler ${p.name}`);
   if (await terminate(state.etcd?.pid, 10_000)) forced.push('etcd');

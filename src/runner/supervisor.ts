@@ -20,7 +20,7 @@ import { clusterPaths, type ClusterPaths } from './layout.js';
 import { memberConfigs } from './member-config.js';
 import { agentNodeArgs, spawnPgpilot, terminate } from './processes.js';
 import { readState, writeState, type RunnerState } from './state.js';
-import { stopLeftoverPostgres } from './leftovers.js';
+import { stopPostgres } from '../pg/postmaster.js';
 
 interface RunningAgent {
   config: AgentConfig;
@@ -104,7 +104,7 @@ export async function runSupervisor(name: string, home: string, logger: Logger):
   const stopAgent = async (agent: RunningAgent): Promise<void> => {
     agent.stopping = true;
     if (await terminate(agent.child?.pid, agentStopGraceMs)) logger.warn('agent did not stop in time: killed', { member: agent.config.name });
-    await stopLeftoverPostgres(paths.member(agent.config.name).dataDir);
+    await stopPostgres(paths.member(agent.config.name).dataDir, 'fast', 20_000, logger);
   };
 
   let queue = Promise.resolve();

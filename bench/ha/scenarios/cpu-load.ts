@@ -1,12 +1,13 @@
 // Scenario 6, full CPU load: one busy-loop process per core at normal priority for N seconds on a healthy pgpilot
 // cluster with the writer running; failovers that happened (expected: none), leaders seen, agent memory before/after.
+import { signalPid } from '../../../src/runner/processes.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import { sleep } from '../../../src/base/wait.js';
 import { mib, seconds } from '../measure.js';
 import { startPgpilot } from '../systems/pgpilot.js';
-import { memoryOf, signal, waitGone } from '../procs.js';
+import { memoryOf, waitGone } from '../procs.js';
 import { clusterView, historyLength, waitHealthy, type HaCluster } from '../cluster.js';
 import { startWriter } from '../writer.js';
 import { attempt, directWriter, errorMessage, errorsIn, lostRows, withCluster, windowFigures, type Context, type ScenarioResult } from './common.js';
@@ -72,7 +73,7 @@ async function load(ctx: Context, c: HaCluster): Promise<LoadResult> {
   await sleep(2000);
   const burners: ChildProcess[] = [];
   const cleanup = async (): Promise<void> => {
-    for (const b of burners) signal(b.pid, 'SIGKILL');
+    for (const b of burners) signalPid(b.pid, 'SIGKILL');
     await waitGone(burners.flatMap((b) => (b.pid === undefined ? [] : [b.pid])), 5000);
   };
   ctx.cleanups.add(cleanup);

@@ -1,10 +1,11 @@
 // Scenario 4, DCS outage: freeze etcd (SIGSTOP) for 30 s on a healthy cluster with the writer running; the write gap
 // and whether a failover happened. Patroni tuned (failsafe_mode off, its default) and pgpilot defaults.
+import { signalPid } from '../../../src/runner/processes.js';
 import { sleep } from '../../../src/base/wait.js';
 import { seconds } from '../measure.js';
 import { startPatroni } from '../systems/patroni.js';
 import { startPgpilot } from '../systems/pgpilot.js';
-import { signal } from '../procs.js';
+
 import { clusterView, historyLength, waitHealthy, type HaCluster } from '../cluster.js';
 import { patroniTuned } from './node-loss.js';
 import { attempt, directWriter, errorMessage, errorsIn, withCluster, windowFigures, type Context, type ScenarioResult } from './common.js';
@@ -47,12 +48,12 @@ async function outage(ctx: Context, c: HaCluster): Promise<OutageResult> {
     }
   })();
   const frozenAt = Date.now();
-  signal(etcd, 'SIGSTOP');
+  signalPid(etcd, 'SIGSTOP');
   ctx.log(`etcd-outage ${c.label}: etcd ${etcd} frozen`);
   try {
     await sleep(ctx.options.etcdSeconds * 1000);
   } finally {
-    signal(etcd, 'SIGCONT');
+    signalPid(etcd, 'SIGCONT');
   }
   r.frozenMs = Date.now() - frozenAt;
   ctx.log(`etcd-outage ${c.label}: etcd continued after ${r.frozenMs} ms`);

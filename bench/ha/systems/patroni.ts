@@ -1,5 +1,6 @@
 // A Patroni 3.0.2 cluster for the benchmark, started by the anchors' own ../shared/anchors/patroni-up.sh (one etcd,
 // three members on loopback, run as the postgres user), with the same actions as the pgpilot side.
+import { signalPid } from '../../../src/runner/processes.js';
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -8,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { portInUse } from '../../../src/runner/ports.js';
 import { dynamicConfig, waitHealthy, type HaCluster } from '../cluster.js';
-import { copyLogs, findProcesses, postmasterPid, reapByMarker, signal } from '../procs.js';
+import { copyLogs, findProcesses, postmasterPid, reapByMarker } from '../procs.js';
 
 const run = promisify(execFile);
 
@@ -62,7 +63,7 @@ export async function startPatroni(o: PatroniOptions): Promise<HaCluster> {
     async killNode(member) {
       const pids = [...(await agentProcesses(member)).map((p) => p.pid), await postmasterPid(`${B}/data${member.slice(1)}`)]
         .filter((p): p is number => p !== undefined);
-      for (const pid of pids) signal(pid, 'SIGKILL');
+      for (const pid of pids) signalPid(pid, 'SIGKILL');
       return pids;
     },
     async restoreNode(member) {
@@ -72,7 +73,7 @@ export async function startPatroni(o: PatroniOptions): Promise<HaCluster> {
     async crashPostgres(member) {
       const pid = await postmasterPid(`${B}/data${member.slice(1)}`);
       if (pid === undefined) throw new Error(`${member}: no postmaster.pid`);
-      signal(pid, 'SIGKILL');
+      signalPid(pid, 'SIGKILL');
       return pid;
     },
     async switchover(leader) {

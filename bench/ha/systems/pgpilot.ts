@@ -6,11 +6,11 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePortRange } from '../../../src/runner/ports.js';
-import { pgpilotBin, terminate } from '../../../src/runner/processes.js';
+import { pgpilotBin, terminate, signalPid } from '../../../src/runner/processes.js';
 import { readState } from '../../../src/runner/state.js';
 import { runCli } from '../../../test/support/cli.js';
 import { dynamicConfig, type HaCluster } from '../cluster.js';
-import { copyLogs, findProcesses, postmasterPid, reapByMarker, signal } from '../procs.js';
+import { copyLogs, findProcesses, postmasterPid, reapByMarker } from '../procs.js';
 
 export interface PgpilotOptions {
   /** Cluster name (the DCS scope); members are NAME-0, NAME-1, NAME-2. */
@@ -66,7 +66,7 @@ export async function startPgpilot(o: PgpilotOptions): Promise<HaCluster> {
     async killNode(member) {
       const pids = [...(await agentProcesses(member)).map((p) => p.pid), await postmasterPid(path.join(memberDir(member), 'data'))]
         .filter((p): p is number => p !== undefined);
-      for (const pid of pids) signal(pid, 'SIGKILL');
+      for (const pid of pids) signalPid(pid, 'SIGKILL');
       return pids;
     },
     async restoreNode(member) {
@@ -81,7 +81,7 @@ export async function startPgpilot(o: PgpilotOptions): Promise<HaCluster> {
     async crashPostgres(member) {
       const pid = await postmasterPid(path.join(memberDir(member), 'data'));
       if (pid === undefined) throw new Error(`${member}: no postmaster.pid`);
-      signal(pid, 'SIGKILL');
+      signalPid(pid, 'SIGKILL');
       return pid;
     },
     async switchover() {

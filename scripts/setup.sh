@@ -33,5 +33,10 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "setup: installing npm dependencies"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# zstd-napi is a native addon compiled at install time (no prebuilt download); rebuild it if that was skipped.
+if [ ! -f node_modules/zstd-napi/build/Release/binding.node ]; then
+  echo "setup: compiling the zstd addon"
+  npm rebuild zstd-napi --build-from-source --loglevel=error
+fi
 echo "setup: building"
 npx tsc -p tsconfig.json

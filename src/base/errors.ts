@@ -30,6 +30,16 @@ export const ErrorCode = {
   Os: 80,
   /** A connection pooler (pgbouncer) could not be started, reached or controlled. */
   Pooler: 90,
+  /** A backup repository is missing, unreadable or not in pgpilot's format. */
+  Repo: 100,
+  /** Stored data failed its checksum (a corrupt file, page or manifest). */
+  Corrupt: 101,
+  /** Decryption failed: wrong passphrase or tampered data. */
+  Crypto: 102,
+  /** The WAL archive refused a segment (same name, different content) or lacks one. */
+  Archive: 103,
+  /** A backup or restore could not be taken or completed. */
+  Backup: 104,
 } as const;
 export type ErrorCodeName = keyof typeof ErrorCode;
 

@@ -16,7 +16,7 @@ module.exports = {
     layer('pg', ['model', 'base']),
     layer('dcs', ['model', 'base']),
     layer('storage', ['model', 'base']),
-    layer('backup', ['storage', 'pg', 'model', 'base']),
+    layer('backup', ['storage', 'pg', 'config', 'model', 'base']),
     layer('ha', ['dcs', 'pg', 'config', 'model', 'base']),
     layer('pooler', ['model', 'base']),
     layer('api', ['model', 'base']),

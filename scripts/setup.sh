@@ -31,12 +31,12 @@ done
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm dependencies"
-  npm ci --no-audit --no-fund --loglevel=error
+  npm_config_build_from_source=true npm ci --no-audit --no-fund --loglevel=error
 fi
 # zstd-napi is a native addon compiled at install time (no prebuilt download); rebuild it if that was skipped.
 if [ ! -f node_modules/zstd-napi/build/Release/binding.node ]; then
   echo "setup: compiling the zstd addon"
-  npm rebuild zstd-napi --build-from-source --loglevel=error
+  npm_config_build_from_source=true npm rebuild zstd-napi --loglevel=error
 fi
 echo "setup: building"
 npx tsc -p tsconfig.json

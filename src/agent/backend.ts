@@ -1,11 +1,18 @@
-// The agent's side of the REST API: status from the loop, config changes through the DCS, restarts through the loop.
+// The agent's side of the REST API: status from the loop, config changes through the DCS, restarts through the loop,
+// backup jobs through the job manager.
 import { PgpilotError } from '../base/errors.js';
 import type { MemberBackend } from '../api/backend.js';
+import type { BackupListing } from '../api/jobs.js';
 import type { ClusterStore } from '../dcs/cluster-store.js';
 import type { HaLoop } from '../ha/loop.js';
 import type { LocalPostgres } from '../ha/local.js';
 import type { DynamicConfig } from '../model/cluster.js';
+import type { BackupStats } from './backup-stats.js';
+import type { JobManager } from './jobs.js';
 import { cancelScheduledSwitchover, requestSwitchover } from './switchover.js';
+
+/** How long GET /backups and GET /dumps wait for their listing job (a large S3 repository takes a while). */
+const listingTimeoutMs = 60_000;
 
 /** RFC 7386 JSON merge patch. */
 export function mergePatch(target: unknown, patch: unknown): unknown {
@@ -31,7 +38,12 @@ function asDynamicConfig(value: unknown): DynamicConfig {
   return c as DynamicConfig;
 }
 
-export function agentBackend(loop: HaLoop, store: ClusterStore, local: LocalPostgres, me: string): MemberBackend {
+export interface BackupServices {
+  jobs: JobManager;
+  stats: BackupStats;
+}
+
+export function agentBackend(loop: HaLoop, store: ClusterStore, local: LocalPostgres, me: string, backup: BackupServices): MemberBackend {
   /** Compare-and-set on the config key, retried when another writer got in between. */
   const update = async (change: (current: DynamicConfig | undefined) => DynamicConfig): Promise<DynamicConfig> => {
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -61,5 +73,13 @@ export function agentBackend(loop: HaLoop, store: ClusterStore, local: LocalPost
       loop.failsafeFrom(leader);
       return loop.status();
     },
+    leader: () => loop.currentView?.leader?.name,
+    startJob: (kind, options) => backup.jobs.start(kind, options, 'api'),
+    jobs: () => backup.jobs.list(),
+    job: (id) => backup.jobs.get(id),
+    backups: async () => (await backup.jobs.runAndWait('list', {}, listingTimeoutMs)) as BackupListing,
+    dumps: () => backup.jobs.runAndWait('dumps', {}, listingTimeoutMs),
+    archiveStatus: () => backup.stats.archiveStatus(),
+    backupMetrics: () => backup.stats.metrics(),
   };
 }

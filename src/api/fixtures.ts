@@ -1,7 +1,9 @@
 // Sample member statuses, cluster views and a fake backend for the API's and client's unit tests, in one place.
+import { PgpilotError } from '../base/errors.js';
 import { silentLogger } from '../base/log.js';
 import type { ClusterView, DynamicConfig, MemberData, MemberStatus } from '../model/cluster.js';
 import type { MemberBackend } from './backend.js';
+import { mutatingJobKinds, type ArchiveStatus, type BackupEntry, type BackupListing, type BackupMetrics, type JobInfo } from './jobs.js';
 import { startApiServer, type ApiServer } from './server.js';
 
 export const fixtureNow = 1_700_000_000_000;
@@ -99,11 +101,24 @@ export function clusterView(overrides: Partial<ClusterView> = {}): ClusterView {
   };
 }
 
+export function backupEntry(overrides: Partial<BackupEntry> = {}): BackupEntry {
+  return {
+    label: '20240102-030405F', type: 'full', status: 'complete', startTime: '2024-01-02T03:04:05.000Z', stopTime: '2024-01-02T03:05:05.000Z',
+    startLsn: '0/2000028', stopLsn: '0/2000100', timeline: 1, databaseSize: 30_000_000, storedSize: 4_000_000, reference: null,
+    checksumErrors: 0, encrypted: false, compress: 'zstd', ...overrides,
+  };
+}
+
 /** A backend that answers from `current` and `view` (tests change them) and records the mutating calls. */
 export interface FakeBackend extends MemberBackend {
   current: MemberStatus;
   view: ClusterView;
   calls: string[];
+  /** Jobs started, newest first; a running mutating one makes startJob fail as the agent's does. */
+  jobList: JobInfo[];
+  listing: BackupListing;
+  archive: ArchiveStatus | undefined;
+  metrics: BackupMetrics;
 }
 
 export function fakeBackend(): FakeBackend {
@@ -132,6 +147,36 @@ export function fakeBackend(): FakeBackend {
     failsafe(leader) {
       calls.push(`failsafe ${leader}`);
       return this.current;
+    },
+    jobList: [],
+    listing: { repos: [{ name: 'main', location: '/backups/main', backups: [backupEntry()] }] },
+    archive: undefined,
+    metrics: { backups: [], archive: undefined },
+    leader() {
+      return this.view.leader?.name;
+    },
+    startJob(kind, options) {
+      const busy = this.jobList.find((j) => j.state === 'running' && mutatingJobKinds.has(j.kind));
+      if (mutatingJobKinds.has(kind) && busy !== undefined) throw new PgpilotError('State', `a backup job is already running (id ${busy.id})`);
+      const job: JobInfo = { id: `job-${this.jobList.length + 1}`, kind, options, origin: 'api', state: 'running', startedAt: new Date(fixtureNow).toISOString() };
+      this.jobList.unshift(job);
+      return job;
+    },
+    jobs() {
+      return this.jobList;
+    },
+    job(id) {
+      return this.jobList.find((j) => j.id === id);
+    },
+    backups() {
+      return Promise.resolve(this.listing);
+    },
+    dumps: () => Promise.resolve({ dumps: [] }),
+    archiveStatus() {
+      return Promise.resolve(this.archive);
+    },
+    backupMetrics() {
+      return Promise.resolve(this.metrics);
     },
   };
 }

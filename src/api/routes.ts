@@ -5,6 +5,7 @@ import type { MemberBackend } from './backend.js';
 import { isAuthorized } from './auth.js';
 import { clusterDocument } from './cluster-json.js';
 import { healthChecks, healthStatusCode, parseByteSize, type HealthCheck } from './health.js';
+import { archiveDocument, mutatingJobKinds, parseJobRequest } from './jobs.js';
 import { metricsText, metricsType } from './metrics.js';
 import { patroniDocument } from './patroni-json.js';
 import { HttpError, failure, json, statusOf, text, type Reply } from './replies.js';
@@ -69,6 +70,10 @@ const routeTable: ReadonlyMap<string, Methods> = new Map<string, Methods>([
   ['/failsafe', { POST: guarded(failsafe) }],
   ['/reload', { POST: guarded(reload) }],
   ['/metrics', { GET: open(metrics) }],
+  ['/jobs', { GET: open(getJobs), POST: guarded(postJob) }],
+  ['/backups', { GET: open(async (_req, ctx) => json(200, await ctx.backend.backups())) }],
+  ['/dumps', { GET: open(async (_req, ctx) => json(200, await ctx.backend.dumps())) }],
+  ['/archive', { GET: open(async (_req, ctx) => json(200, archiveDocument(await ctx.backend.archiveStatus(), ctx.now()))) }],
 ]);
 
 /** Answers one request; never throws: unexpected errors become a logged 500. */
@@ -108,8 +113,28 @@ function routeFor(methods: Methods, method: string): Route | undefined {
   return method === 'HEAD' ? methods['GET'] : undefined;
 }
 
-function metrics(_req: ApiRequest, ctx: RouteContext): Reply {
-  return { status: 200, contentType: metricsType, payload: metricsText(ctx.backend.status()) };
+async function metrics(_req: ApiRequest, ctx: RouteContext): Promise<Reply> {
+  return { status: 200, contentType: metricsType, payload: metricsText(ctx.backend.status(), await ctx.backend.backupMetrics()) };
+}
+
+/** 202 with the started job; mutating kinds run on the leader only, so the cluster has one runner of them. */
+async function postJob(req: ApiRequest, ctx: RouteContext): Promise<Reply> {
+  const { kind, options } = parseJobRequest(await jsonObject(req));
+  const status = ctx.backend.status();
+  if (mutatingJobKinds.has(kind) && !status.isLeader) {
+    const leader = ctx.backend.leader();
+    const where = leader === undefined ? 'the cluster has no leader now: try again once one is elected' : `send it to the leader, ${leader}`;
+    return failure(503, `${kind} jobs run on the leader only and ${status.name} is not the leader: ${where}`);
+  }
+  return json(202, ctx.backend.startJob(kind, options));
+}
+
+/** The recent jobs, newest first, or one job with ?id=ID. */
+function getJobs(req: ApiRequest, ctx: RouteContext): Reply {
+  const id = req.query.get('id');
+  if (id === null) return json(200, ctx.backend.jobs());
+  const job = ctx.backend.job(id);
+  return job === undefined ? failure(404, `no job ${id} on this member (it keeps its last 50 jobs)`) : json(200, job);
 }
 
 async function getConfig(_req: ApiRequest, ctx: RouteContext): Promise<Reply> {

@@ -5,6 +5,9 @@ import { helpText, parseArgs, type CommandSpec, type ParsedArgs } from './args.j
 import { cmdAgent, cmdApply, cmdDown, cmdSupervise, cmdUp } from './cmd-cluster.js';
 import { cmdConnection, cmdLogs, cmdPsql, cmdRestart, cmdStatus } from './cmd-inspect.js';
 import { cmdFailover, cmdHistory, cmdPause, cmdResume, cmdSwitchover } from './cmd-ha.js';
+import { cmdWalArchiver } from './cmd-wal-archiver.js';
+import { cmdArchiveStatus, cmdBackup, cmdBackups, cmdDump, cmdDumpRestore, cmdDumps, cmdExpire, cmdRestore, cmdVerify } from './cmd-backup.js';
+import { cmdJob } from './cmd-job.js';
 import { processIo, type Io } from './io.js';
 import type { Logger } from '../base/log.js';
 
@@ -14,6 +17,8 @@ const dcsFlags = {
   dcs: { kind: 'string', help: 'etcd client URLs (comma-separated) of a cluster not started here by `pgpilot up`' },
   namespace: { kind: 'string', help: 'DCS namespace (default /service)' },
 } as const;
+
+const tokenFlag = { 'token-file': { kind: 'string', help: "API token file (default: the local cluster's)" } } as const;
 
 const commands: Array<CommandSpec & { run: Handler; hidden?: boolean }> = [
   {
@@ -69,12 +74,56 @@ const commands: Array<CommandSpec & { run: Handler; hidden?: boolean }> = [
     positionals: [], flags: { file: { kind: 'string', short: 'f', help: 'the manifest (YAML)' } }, run: cmdApply,
   },
   {
+    name: 'backup', usage: 'pgpilot backup NAME [--type full|diff|incr] [--repo R] [--json]', summary: 'Take a physical backup now (on the leader), then apply retention.',
+    positionals: ['NAME'], flags: { type: { kind: 'string', short: 't', help: 'full (default), diff (changes since the last full) or incr (since the last backup)' }, repo: { kind: 'string', help: 'repository name (default: the first)' }, json: { kind: 'boolean', help: 'machine-readable output' }, ...tokenFlag, ...dcsFlags }, run: cmdBackup,
+  },
+  {
+    name: 'backups', usage: 'pgpilot backups NAME [--json]', summary: 'List the backups of every repository: label, type, status, times, LSNs, sizes, reference.',
+    positionals: ['NAME'], flags: { json: { kind: 'boolean', help: 'machine-readable output' }, ...dcsFlags }, run: cmdBackups,
+  },
+  {
+    name: 'verify', usage: 'pgpilot verify NAME [--set LABEL] [--repo R] [--json]', summary: 'Re-read the repositories: every stored file against its checksum, and the WAL each backup needs.',
+    positionals: ['NAME'], flags: { set: { kind: 'string', help: 'only this backup and the ones it depends on' }, repo: { kind: 'string', help: 'only this repository' }, json: { kind: 'boolean', help: 'machine-readable output' }, ...tokenFlag, ...dcsFlags }, run: cmdVerify,
+  },
+  {
+    name: 'expire', usage: 'pgpilot expire NAME [--repo R]', summary: 'Apply the retention policy now: remove expired backups and the WAL no kept backup needs.',
+    positionals: ['NAME'], flags: { repo: { kind: 'string', help: 'only this repository' }, json: { kind: 'boolean', help: 'machine-readable output' }, ...tokenFlag, ...dcsFlags }, run: cmdExpire,
+  },
+  {
+    name: 'archive-status', usage: 'pgpilot archive-status NAME [--json]', summary: 'The WAL archive: last archived segment, lag, pending segments, failures.',
+    positionals: ['NAME'], flags: { json: { kind: 'boolean', help: 'machine-readable output' }, ...dcsFlags }, run: cmdArchiveStatus,
+  },
+  {
+    name: 'restore', usage: 'pgpilot restore NAME --to-dir DIR [--set LABEL] [--repo R] [-f MANIFEST]', summary: 'Reassemble a backup (full plus its diff/incr chain) into a new data directory on this host.',
+    positionals: ['NAME'], flags: { 'to-dir': { kind: 'string', help: 'an absent or empty directory' }, set: { kind: 'string', help: 'backup label (default: the newest complete)' }, repo: { kind: 'string', help: 'repository name (default: the first)' }, file: { kind: 'string', short: 'f', help: "the cluster's manifest (default: the local cluster's)" } }, run: cmdRestore,
+  },
+  {
+    name: 'dump', usage: 'pgpilot dump NAME [--db DB[,DB]]', summary: 'Take a logical dump now: pg_dump -Fc per database plus the globals.',
+    positionals: ['NAME'], flags: { db: { kind: 'string', help: 'databases (default: spec.backup.logical.databases, or all)' }, json: { kind: 'boolean', help: 'machine-readable output' }, ...tokenFlag, ...dcsFlags }, run: cmdDump,
+  },
+  {
+    name: 'dumps', usage: 'pgpilot dumps NAME [--json]', summary: 'List the logical dumps.',
+    positionals: ['NAME'], flags: { json: { kind: 'boolean', help: 'machine-readable output' }, ...dcsFlags }, run: cmdDumps,
+  },
+  {
+    name: 'dump-restore', usage: 'pgpilot dump-restore NAME --label LABEL --db DB [--into NEWDB | --yes]', summary: 'Restore one database of a logical dump, into a new database or over the existing one.',
+    positionals: ['NAME'], flags: { label: { kind: 'string', help: 'the dump' }, db: { kind: 'string', help: 'the database in the dump' }, into: { kind: 'string', help: 'restore into this database (created if missing)' }, yes: { kind: 'boolean', short: 'y', help: 'replace the existing database\'s objects' }, ...tokenFlag, ...dcsFlags }, run: cmdDumpRestore,
+  },
+  {
+    name: 'job', usage: 'pgpilot job KIND --config FILE [--options JSON]', summary: 'Internal: one backup-engine task, run by the agent as a child process.',
+    positionals: ['KIND'], flags: { config: { kind: 'string', short: 'c', help: 'the agent config' }, options: { kind: 'string', help: 'the task options (JSON)' } }, run: cmdJob, hidden: true,
+  },
+  {
     name: 'agent', usage: 'pgpilot agent --config FILE', summary: 'Run the member agent (one per PostgreSQL member), as `pgpilot up` does, or by hand on other hosts.',
     positionals: [], flags: { config: { kind: 'string', short: 'c', help: 'the agent config (YAML), see docs/manifest.md' } }, run: cmdAgent,
   },
   {
     name: 'supervise', usage: 'pgpilot supervise NAME', summary: 'Internal: the process `pgpilot up` starts to own a local cluster.',
     positionals: ['NAME'], flags: {}, run: cmdSupervise, hidden: true,
+  },
+  {
+    name: 'wal-archiver', usage: 'pgpilot wal-archiver --config FILE', summary: 'Internal: the agent\'s child that pushes WAL files to the backup repositories.',
+    positionals: [], flags: { config: { kind: 'string', short: 'c', help: 'the agent config (YAML)' } }, run: cmdWalArchiver, hidden: true,
   },
 ];
 

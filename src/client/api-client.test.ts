@@ -31,6 +31,22 @@ describe('API client', () => {
     assert.equal(await client.health('/replica'), 503);
   });
 
+  test('starts and reads jobs, lists backups and dumps, reads the archive status', async () => {
+    backend.current = primaryStatus({ lastLoopAt: Date.now() });
+    backend.jobList = [];
+    const client = apiClient({ baseUrl: server.url, token: testToken });
+    const job = await client.startJob('backup', { type: 'diff', repo: 'main' });
+    assert.deepEqual([job.kind, job.options, job.state], ['backup', { type: 'diff', repo: 'main' }, 'running']);
+    assert.equal((await client.job(job.id)).id, job.id);
+    assert.equal((await client.startJob('list')).kind, 'list');
+    assert.deepEqual((await client.jobs()).map((j) => j.kind), ['list', 'backup']);
+    await assert.rejects(client.startJob('dump'), /answered 409: a backup job is already running \(id job-1\)$/);
+    await assert.rejects(client.job('nope'), /answered 404: no job nope/);
+    assert.deepEqual(await client.backups(), backend.listing);
+    assert.deepEqual(await client.dumps(), { dumps: [] });
+    assert.equal((await client.archiveStatus()).lagSeconds, null);
+  });
+
   test('a 401 is an Auth error with a hint about the token file', async () => {
     await assert.rejects(apiClient({ baseUrl: server.url }).reload(), (e: PgpilotError) => {
       assert.equal(e.code, 'Auth');

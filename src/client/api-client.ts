@@ -1,13 +1,14 @@
 // Typed client of a member's REST API, for the CLI and the web UI: one method per endpoint, errors from the catalog.
 import { PgpilotError, errorMessage } from '../base/errors.js';
 import type { ClusterDocument } from '../api/cluster-json.js';
+import type { ArchiveDocument, BackupListing, JobInfo, JobKind, JobOptions } from '../api/jobs.js';
 import type { PatroniDocument } from '../api/patroni-json.js';
 import type { DynamicConfig, HistoryEntry } from '../model/cluster.js';
 
 export interface ApiClientOptions {
   /** The member's API, e.g. http://127.0.0.1:8008 */
   baseUrl: string;
-  /** Needed by the mutating calls (patchConfig, restart, reload). */
+  /** Needed by the mutating calls (patchConfig, restart, reload, startJob). */
   token?: string;
   /** Per request; 10 s by default. */
   timeoutMs?: number;
@@ -28,15 +29,29 @@ export interface ApiClient {
   failover(body: { candidate: string }): Promise<string>;
   /** The status code of a health endpoint such as /primary or /replica?lag=1MB (200 or 503); never throws on 503. */
   health(path: string): Promise<number>;
+  /** POST /jobs: starts a job (backup, verify, expire, dump only on the leader); resolves once it started. */
+  startJob(kind: JobKind, options?: JobOptions): Promise<JobInfo>;
+  /** One recent job of this member (GET /jobs?id=ID). */
+  job(id: string): Promise<JobInfo>;
+  /** The member's recent jobs, newest first. */
+  jobs(): Promise<JobInfo[]>;
+  /** The backups of every repository (the member runs a `list` job: waits up to a minute). */
+  backups(): Promise<BackupListing>;
+  /** The logical dumps (a `dumps` job's result, as the job reports it). */
+  dumps(): Promise<unknown>;
+  /** This member's WAL archiver status, with the seconds since it last archived. */
+  archiveStatus(): Promise<ArchiveDocument>;
 }
 
 const defaultTimeoutMs = 10_000;
+/** GET /backups and /dumps wait for a job on the member (up to 60 s there): wait a little longer than that. */
+const listingTimeoutMs = 65_000;
 
 export function apiClient(options: ApiClientOptions): ApiClient {
   const base = options.baseUrl.replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
 
-  const send = async (method: string, path: string, body?: unknown): Promise<Response> => {
+  const send = async (method: string, path: string, body?: unknown, waitMs = timeoutMs): Promise<Response> => {
     const url = base + path;
     const headers: Record<string, string> = { accept: 'application/json' };
     if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
@@ -46,16 +61,16 @@ export function apiClient(options: ApiClientOptions): ApiClient {
         method,
         headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: AbortSignal.timeout(waitMs),
       });
     } catch (e) {
-      throw unreachable(method, url, e, timeoutMs);
+      throw unreachable(method, url, e, waitMs);
     }
   };
 
   /** A call whose reply must be 2xx; returns the parsed JSON body. */
-  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await send(method, path, body);
+  const call = async <T>(method: string, path: string, body?: unknown, waitMs?: number): Promise<T> => {
+    const res = await send(method, path, body, waitMs);
     const text = await res.text();
     if (!res.ok) throw failed(method, res, text, options.token !== undefined);
     try {
@@ -88,6 +103,12 @@ export function apiClient(options: ApiClientOptions): ApiClient {
       await res.arrayBuffer();
       return res.status;
     },
+    startJob: (kind, options = {}) => call<JobInfo>('POST', '/jobs', { kind, options }),
+    job: (id) => call<JobInfo>('GET', `/jobs?id=${encodeURIComponent(id)}`),
+    jobs: () => call<JobInfo[]>('GET', '/jobs'),
+    backups: () => call<BackupListing>('GET', '/backups', undefined, Math.max(timeoutMs, listingTimeoutMs)),
+    dumps: () => call<unknown>('GET', '/dumps', undefined, Math.max(timeoutMs, listingTimeoutMs)),
+    archiveStatus: () => call<ArchiveDocument>('GET', '/archive'),
   };
 }
 

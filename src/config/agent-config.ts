@@ -18,6 +18,7 @@ import {
   userFields,
 } from './manifest.js';
 import { array, boolean, enumOf, got, integer, object, schemaFor, string, type Rule, type StringNode } from './schema.js';
+import { backupRule, backupSchema } from './backup-schema.js';
 import type { AgentConfig } from './types.js';
 
 const wildcards: readonly string[] = ['0.0.0.0', '::', '*'];
@@ -111,6 +112,13 @@ export const agentConfigSchema = schemaFor<AgentConfig>()(
       },
       { description: 'Client routing through pgbouncer (run by the local runner on the agents\' host).' },
     ),
+    backup: object(
+      {
+        ...backupSchema.fields,
+        spoolDir: absolutePath({ default: '/var/lib/pgpilot/spool', description: "Local directory of the WAL archiver's spool (PostgreSQL's OS user must be able to read it)." }),
+      },
+      { description: 'Backups and WAL archiving this member takes part in (see the manifest reference, spec.backup).' },
+    ),
     tags: object(
       { nofailover: boolean({ default: false, description: 'Never promote this member.' }) },
       { description: 'Member tags, published in the DCS as Patroni does.' },
@@ -122,6 +130,7 @@ export const agentConfigRules: readonly Rule<AgentConfig>[] = [
   rolesRule('bootstrap', (c: AgentConfig) => c.bootstrap),
   haRule('ha', (c: AgentConfig) => c.ha),
   parametersRule('postgres.parameters', (c: AgentConfig) => c.postgres.parameters),
+  backupRule('backup', (c: AgentConfig) => c.backup),
   {
     doc: 'postgres.connectAddress and api.connectAddress are addresses others can reach, not wildcards.',
     check: (c) =>

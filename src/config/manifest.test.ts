@@ -178,6 +178,7 @@ test('defaults fill every field left out', () => {
       ha: { ttl: 3, loopWait: 1, retryTimeout: 1, maximumLagOnFailover: 1048576 },
       synchronous: { mode: 'off', number: 1, strict: false },
       pooler: { enabled: false, port: 6432, mode: 'transaction' },
+      backup: { repos: [], fromStandby: false, jobs: 2, logical: { repo: '', schedule: '', retention: 7, databases: [] } },
       local: { restart: 'always' },
     },
   });

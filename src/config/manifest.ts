@@ -20,6 +20,7 @@ import {
   type StringNode,
   type NumberNode,
 } from './schema.js';
+import { backupRule, backupSchema } from './backup-schema.js';
 import type { ClusterSpec, DatabaseSpec, HaSpec, Manifest, ParameterValue, UserSpec } from './types.js';
 
 const highestPort = 65535;
@@ -205,6 +206,7 @@ export const manifestSchema = schemaFor<Manifest>()(
           },
           { description: 'Client routing through pgbouncer: a read-write and a read-only endpoint.' },
         ),
+        backup: backupSchema,
         local: object(
           {
             restart: enumOf(['always', 'never'], {
@@ -329,6 +331,7 @@ export const manifestRules: readonly Rule<Manifest>[] = [
   rolesRule('spec', (m: Manifest) => m.spec),
   haRule('spec.ha', (m: Manifest) => m.spec.ha),
   parametersRule('spec.postgres.parameters', (m: Manifest) => m.spec.postgres.parameters),
+  backupRule('spec.backup', (m: Manifest) => m.spec.backup),
   {
     doc:
       'PostgreSQL ports (spec.postgres.port + i) and API ports (spec.api.port + i) stay at most 65535 ' +

@@ -41,6 +41,27 @@ export interface PoolerSpec {
   mode: 'session' | 'transaction';
 }
 
+export interface BackupRepoSpec {
+  name: string;
+  /** Directory of a posix repository; '' for S3. */
+  path: string;
+  s3: { bucket: string; endpoint: string; region: string; prefix: string; credentialsFile: string; forcePathStyle: boolean };
+  retention: { full: number; fullType: 'count' | 'days'; diff: number };
+  /** Cron expressions (UTC); '' for none. */
+  schedules: { full: string; diff: string; incr: string };
+  /** level 0 means the type's default. */
+  compress: { type: 'zstd' | 'lz4' | 'gzip' | 'none'; level: number };
+  /** '' for no encryption. */
+  encryption: { passphraseFile: string };
+}
+
+export interface BackupSpec {
+  repos: BackupRepoSpec[];
+  fromStandby: boolean;
+  jobs: number;
+  logical: { repo: string; schedule: string; retention: number; databases: string[] };
+}
+
 export interface ClusterSpec {
   instances: number;
   postgres: {
@@ -65,6 +86,7 @@ export interface ClusterSpec {
   ha: HaSpec;
   synchronous: SynchronousSpec;
   pooler: PoolerSpec;
+  backup: BackupSpec;
   local: {
     restart: 'always' | 'never';
   };
@@ -120,6 +142,10 @@ export interface AgentConfig {
   synchronous: SynchronousSpec;
   /** The poolers this agent keeps pointed at the primary (read-write) and the replicas (read-only), when it leads. */
   pooler: AgentPoolerConfig;
+  backup: BackupSpec & {
+    /** Local directory for the WAL archiver's spool (done markers, status) and backup job state. */
+    spoolDir: string;
+  };
   tags: { nofailover: boolean };
 }
 

@@ -37,7 +37,12 @@ export interface MemberHooks {
   onPostmasterExit(why: string): void;
 }
 
-export async function postgresMember(config: AgentConfig, log: Logger, hooks: MemberHooks): Promise<LocalPostgres> {
+export interface MemberOptions {
+  /** PostgreSQL's archive_command when the cluster archives WAL (it has backup repositories); archiving is off without. */
+  archiveCommand?: string;
+}
+
+export async function postgresMember(config: AgentConfig, log: Logger, hooks: MemberHooks, options: MemberOptions = {}): Promise<LocalPostgres> {
   const pgc = config.postgres;
   const runAs: RunAs = await resolveRunAs(pgc.runAs);
   const memberDir = path.dirname(path.resolve(pgc.dataDir));
@@ -112,7 +117,8 @@ export async function postgresMember(config: AgentConfig, log: Logger, hooks: Me
     async configure(next, params) {
       const primary = next === null || next === undefined ? undefined
         : { host: next.host, port: next.port, user: replicationUser, appName: config.name, passFile, slot: slotName(config.name) };
-      await writeConf({ dataDir: pgc.dataDir, listen: pgc.listen, port: pgc.port, socketDir: pgc.socketDir, parameters: params, ...(primary === undefined ? {} : { primary }) }, runAs);
+      const archive = options.archiveCommand === undefined ? {} : { archive: { command: options.archiveCommand } };
+      await writeConf({ dataDir: pgc.dataDir, listen: pgc.listen, port: pgc.port, socketDir: pgc.socketDir, parameters: params, ...(primary === undefined ? {} : { primary }), ...archive }, runAs);
       await writeHba(pgc.dataDir, { listen: pgc.listen, replicationUser }, runAs);
       await standbySignal(pgc.dataDir, next !== null, runAs);
       upstream = next;

@@ -27,6 +27,8 @@ export interface ConfSettings {
   parameters: Record<string, ParameterValue>;
   /** Set on a replica. */
   primary?: PrimaryConnection;
+  /** Continuous archiving (when the cluster has backup repositories): archive_mode on with this archive_command. */
+  archive?: { command: string };
 }
 
 export const CONF_FILE = 'pgpilot.conf';
@@ -35,8 +37,14 @@ const INCLUDE_LINE = `include_if_exists = '${CONF_FILE}'`;
 /** Settings pgpilot owns outright: a user parameter naming one is a config error. */
 const OWNED = new Set([
   'listen_addresses', 'port', 'unix_socket_directories', 'hba_file',
-  'log_destination', 'logging_collector', 'primary_conninfo', 'primary_slot_name',
+  'log_destination', 'logging_collector', 'primary_conninfo', 'primary_slot_name', 'archive_command',
 ]);
+
+/** Owned too while pgpilot archives: the WAL archiver relies on its own archive_command running. */
+const OWNED_WHEN_ARCHIVING = new Set(['archive_mode', 'archive_library']);
+
+/** The default switch interval while archiving: a quiet primary's last writes reach the archive within a minute. */
+const ARCHIVE_TIMEOUT_S = 60;
 
 /** Replication-ready defaults that user parameters may override. */
 const DEFAULTS: Record<string, ParameterValue> = {
@@ -77,11 +85,14 @@ export function renderConf(settings: ConfSettings): string {
     ['log_destination', 'stderr'],
     ['logging_collector', false],
     ...Object.entries(replicaSettings(settings.primary)),
+    ...Object.entries(archiveSettings(settings.archive)),
     ...Object.entries(DEFAULTS),
   ]);
   for (const [rawName, value] of Object.entries(settings.parameters)) {
     const name = checkedName(rawName);
-    if (OWNED.has(name)) throw badParameter(rawName, 'is managed by pgpilot and cannot be set');
+    if (OWNED.has(name) || (settings.archive !== undefined && OWNED_WHEN_ARCHIVING.has(name))) {
+      throw badParameter(rawName, 'is managed by pgpilot and cannot be set');
+    }
     merged.set(name, value);
   }
   const lines = [...merged].map(([name, value]) => `${name} = ${quoteValue(name, value)}`);
@@ -115,6 +126,11 @@ function replicaSettings(primary: PrimaryConnection | undefined): Record<string,
     passfile: primary.passFile,
   });
   return { primary_conninfo: info, ...(primary.slot === undefined ? {} : { primary_slot_name: primary.slot }) };
+}
+
+function archiveSettings(archive: ConfSettings['archive']): Record<string, ParameterValue> {
+  if (archive === undefined) return {};
+  return { archive_mode: 'on', archive_command: archive.command, archive_timeout: ARCHIVE_TIMEOUT_S };
 }
 
 function checkedName(name: string): string {

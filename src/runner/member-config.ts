@@ -1,4 +1,5 @@
 // Turns a manifest into the agent config of each member the local runner starts (pure).
+import path from 'node:path';
 import type { AgentConfig, Manifest } from '../config/types.js';
 import { clusterPaths, memberName } from './layout.js';
 
@@ -46,6 +47,7 @@ export function memberConfigs(manifest: Manifest, dcsEndpoints: string[], home: 
         dir: paths.poolerDir,
         databases: spec.databases.map((d) => d.name),
       },
+      backup: { ...spec.backup, spoolDir: path.join(mp.dir, 'spool') },
       tags: { nofailover: false },
     };
   });

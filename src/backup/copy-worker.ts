@@ -1,0 +1,44 @@
+// Worker thread of a backup: opens the repository's storage and copies the files it is handed.
+import { parseLsn } from '../model/lsn.js';
+import { openStorage } from '../storage/open-storage.js';
+import type { StorageSpec } from '../storage/spec.js';
+import { BundleWriter } from './bundle.js';
+import type { CodecOptions } from './codec/codec.js';
+import { type CopyResult, type CopyTask, copyFile } from './file-copy.js';
+import { serveWorker } from './worker-pool.js';
+
+export interface CopyWorkerData {
+  worker: number;
+  storageSpec: StorageSpec;
+  codec: CodecOptions;
+  ext: string;
+  dir: string;
+  refStartLsn: string | undefined;
+  refStartMs: number | undefined;
+  backupStartLsn: string;
+  checksums: boolean;
+}
+
+serveWorker<CopyWorkerData, CopyTask, CopyResult | undefined>((data) => {
+  const storage = openStorage(data.storageSpec);
+  const key = data.codec.key === undefined ? undefined : Buffer.from(data.codec.key);
+  const bundle = new BundleWriter(storage, data.dir, data.worker);
+  const env = {
+    storage,
+    codec: { compress: data.codec.compress, key },
+    ext: data.ext,
+    dir: data.dir,
+    refStartLsn: data.refStartLsn === undefined ? undefined : parseLsn(data.refStartLsn),
+    refStartMs: data.refStartMs,
+    backupStartLsn: parseLsn(data.backupStartLsn),
+    checksums: data.checksums,
+    bundle,
+  };
+  return Promise.resolve({
+    handle: (task: CopyTask) => copyFile(task, env),
+    finish: async () => {
+      await bundle.flush();
+      return bundle.storedSize;
+    },
+  });
+});

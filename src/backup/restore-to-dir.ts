@@ -1,0 +1,152 @@
+// The restore recipe: reassemble a backup (full plus its diff/incr chain) into a data directory PostgreSQL starts from.
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PgpilotError } from '../base/errors.js';
+import type { Logger } from '../base/log.js';
+import { parseLsn } from '../model/lsn.js';
+import { historyFileName, segmentsBetween } from '../model/wal.js';
+import { type RunAs, chownR } from '../pg/os-user.js';
+import { type BackupManifest, readManifest } from './backup-manifest.js';
+import { completeBackups } from './catalog.js';
+import { emptyDirsToRecreate } from './relation-files.js';
+import { type FilePlan, planRestore } from './restore-plan.js';
+import type { RestoreResult, RestoreTask, RestoreWorkerData } from './restore-worker.js';
+import type { Repo } from './repo.js';
+import { getWal } from './wal-archive.js';
+import { runPool } from './worker-pool.js';
+
+export interface RestoreToDirRequest {
+  repo: Repo;
+  /** The backup to restore; default the newest complete one. */
+  label?: string;
+  dir: string;
+  jobs: number;
+  log: Logger;
+  /** When running as root: the OS user the restored directory is given to. */
+  owner?: RunAs;
+}
+
+export interface RestoreSummary {
+  manifest: BackupManifest;
+  files: number;
+  bytes: number;
+  walSegments: number;
+}
+
+/** Finds the backup and its chain; an unknown label names the ones that exist. */
+export async function loadChain(repo: Repo, label: string | undefined): Promise<{ target: BackupManifest; manifests: Map<string, BackupManifest> }> {
+  const all = await completeBackups(repo.storage);
+  const target = label === undefined ? all.at(-1) : all.find((b) => b.label === label);
+  if (target === undefined) {
+    const known = all.map((b) => b.label).join(', ') || 'none';
+    throw new PgpilotError('NotFound', label === undefined ? `repository ${repo.name} holds no complete backup` : `backup ${label} is not a complete backup in repository ${repo.name}`, {
+      hint: `complete backups: ${known} (see pgpilot backups)`,
+    });
+  }
+  const manifests = new Map<string, BackupManifest>();
+  for (const l of target.chain) {
+    const m = l === target.label ? target : await readManifest(repo.storage, l);
+    if (m === undefined) throw new PgpilotError('Repo', `backup ${target.label} needs ${l}, which is missing from repository ${repo.name}`);
+    manifests.set(l, m);
+  }
+  return { target, manifests };
+}
+
+/** Restores into `dir`, which must be absent or empty; on failure nothing is left behind. */
+export async function restoreToDir(req: RestoreToDirRequest): Promise<RestoreSummary> {
+  const { target, manifests } = await loadChain(req.repo, req.label);
+  await ensureEmptyDir(req.dir);
+  const log = req.log.child({ repo: req.repo.name, label: target.label });
+  log.info('restore starting', { dir: req.dir, chain: target.chain });
+  try {
+    // Directories first, with the ones PostgreSQL needs even though their contents were not backed up.
+    for (const d of [...target.dirs, ...emptyDirsToRecreate]) await mkdir(path.join(req.dir, d), { recursive: true, mode: 0o700 });
+    const plans = planRestore(target, manifests);
+    const bytes = await writeFiles(req, plans);
+    // The backup label makes PostgreSQL replay from the backup's checkpoint; the WAL to consistency goes in pg_wal.
+    await writeFile(path.join(req.dir, 'backup_label'), target.backupLabel, { mode: 0o600 });
+    if (target.tablespaceMap !== '') await writeFile(path.join(req.dir, 'tablespace_map'), target.tablespaceMap, { mode: 0o600 });
+    const walSegments = await fetchWal(req, target);
+    await detachFromSource(req.dir);
+    if (req.owner !== undefined) await chownR(req.dir, req.owner);
+    log.info('restore complete', { files: plans.length, bytes, walSegments });
+    return { manifest: target, files: plans.length, bytes, walSegments };
+  } catch (e) {
+    await rm(req.dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/**
+ * The copy must not act as the member it came from: it does not archive into the source's repository, and it reads
+ * its own pg_hba.conf (pgpilot.conf names the source member's). postgresql.auto.conf is read last, so these win.
+ */
+async function detachFromSource(dir: string): Promise<void> {
+  const auto = path.join(dir, 'postgresql.auto.conf');
+  const text = await readFile(auto, 'utf8').catch(() => '');
+  const lines = ['# Added by pgpilot restore: this copy does not archive into the source cluster\'s repository.', "archive_mode = 'off'", `hba_file = '${path.join(dir, 'pg_hba.conf').replace(/'/g, "''")}'`];
+  await writeFile(auto, `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${lines.join('\n')}\n`, { mode: 0o600 });
+}
+
+async function ensureEmptyDir(dir: string): Promise<void> {
+  const entries = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return [];
+    throw e;
+  });
+  if (entries.length > 0) {
+    throw new PgpilotError('State', `restore target ${dir} is not empty`, { hint: 'restore into a new or empty directory' });
+  }
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+}
+
+/** Phase one writes every file's base content (bundles read once each), phase two applies page deltas. */
+async function writeFiles(req: RestoreToDirRequest, plans: FilePlan[]): Promise<number> {
+  const bundles = new Map<string, Extract<RestoreTask, { kind: 'bundle' }>>();
+  const firstPhase: RestoreTask[] = [];
+  const secondPhase: RestoreTask[] = [];
+  for (const p of plans) {
+    const final = p.deltas.length === 0 ? { sha256: p.sha256 } : {};
+    if (p.base === undefined) {
+      await writeFile(path.join(req.dir, p.path), Buffer.alloc(0), { mode: p.mode });
+    } else if (p.base.offset === undefined) {
+      firstPhase.push({ kind: 'file', source: p.base, path: p.path, mode: p.mode, ...final });
+    } else {
+      let b = bundles.get(p.base.object);
+      if (b === undefined) {
+        b = { kind: 'bundle', object: p.base.object, compress: p.base.compress, files: [] };
+        bundles.set(p.base.object, b);
+      }
+      b.files.push({ path: p.path, mode: p.mode, offset: p.base.offset, storedSize: p.base.storedSize, ...final });
+    }
+    if (p.deltas.length > 0) secondPhase.push({ kind: 'deltas', path: p.path, sha256: p.sha256, deltas: p.deltas });
+  }
+  firstPhase.push(...bundles.values());
+  const workerData: RestoreWorkerData = { storageSpec: req.repo.storageSpec, key: req.repo.key, dir: req.dir };
+  let bytes = 0;
+  for (const tasks of [firstPhase, secondPhase]) {
+    if (tasks.length === 0) continue;
+    await runPool<RestoreTask, RestoreResult>({
+      script: new URL('./restore-worker.js', import.meta.url),
+      workerData: () => workerData,
+      jobs: req.jobs,
+      tasks,
+      onResult: (r) => void (bytes += r.bytes),
+    });
+  }
+  return bytes;
+}
+
+/** Copies the WAL from the backup's start to its stop (and the timeline's history) into pg_wal. */
+async function fetchWal(req: RestoreToDirRequest, m: BackupManifest): Promise<number> {
+  const walDir = path.join(req.dir, 'pg_wal');
+  const names = segmentsBetween(m.timeline, parseLsn(m.startLsn), parseLsn(m.stopLsn));
+  for (const name of names) {
+    if (!(await getWal(req.repo, name, path.join(walDir, name)))) {
+      throw new PgpilotError('Archive', `WAL segment ${name}, needed to make backup ${m.label} consistent, is missing from repository ${req.repo.name}`, {
+        hint: 'check pgpilot archive-status; pgpilot verify lists every backup whose WAL is incomplete',
+      });
+    }
+  }
+  if (m.timeline > 1) await getWal(req.repo, historyFileName(m.timeline), path.join(walDir, historyFileName(m.timeline)));
+  return names.length;
+}

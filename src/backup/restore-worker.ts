@@ -1,0 +1,152 @@
+// Worker thread of a restore: writes files from stored objects and bundle slices, then applies page deltas.
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { PgpilotError } from '../base/errors.js';
+import { openStorage } from '../storage/open-storage.js';
+import type { StorageSpec } from '../storage/spec.js';
+import type { Storage } from '../storage/storage.js';
+import { type CodecOptions, decodeBuffer, decoder } from './codec/codec.js';
+import { DeltaReader, PAGE_SIZE } from './page-delta.js';
+import type { Source } from './restore-plan.js';
+import { serveWorker } from './worker-pool.js';
+
+export type RestoreTask =
+  /** Base contents packed in one bundle object: read it once, write each file. */
+  | { kind: 'bundle'; object: string; compress: Source['compress']; files: { path: string; mode: number; offset: number; storedSize: number; sha256?: string }[] }
+  /** A base content in its own object. `sha256` is checked when no delta follows. */
+  | { kind: 'file'; source: Source; path: string; mode: number; sha256?: string }
+  /** Page deltas over a written base, in order, then the whole file's checksum. */
+  | { kind: 'deltas'; path: string; sha256: string; deltas: (Source & { deltaSha256: string })[] };
+
+export interface RestoreWorkerData {
+  storageSpec: StorageSpec;
+  key: Uint8Array | undefined;
+  /** The data directory being restored into. */
+  dir: string;
+}
+
+export interface RestoreResult {
+  bytes: number;
+}
+
+interface Env {
+  storage: Storage;
+  key: Buffer | undefined;
+  dir: string;
+  bundles: Map<string, Buffer>;
+}
+
+const codec = (env: Env, s: { compress: Source['compress'] }): CodecOptions => ({ compress: s.compress, key: env.key });
+
+function mismatch(file: string, what: string): PgpilotError {
+  return new PgpilotError('Corrupt', `restored ${file} does not match the checksum in the backup manifest (${what})`, {
+    hint: 'run pgpilot verify to find the damaged files in the repository',
+  });
+}
+
+/** A whole bundle object, kept while consecutive tasks read it. */
+async function bundle(env: Env, object: string): Promise<Buffer> {
+  const hit = env.bundles.get(object);
+  if (hit !== undefined) return hit;
+  const data = await env.storage.readBuffer(object);
+  if (env.bundles.size >= 2) env.bundles.delete(env.bundles.keys().next().value as string);
+  env.bundles.set(object, data);
+  return data;
+}
+
+async function slice(env: Env, s: Source): Promise<Buffer> {
+  if (s.offset === undefined) return decodeBuffer(codec(env, s), await env.storage.readBuffer(s.object), s.object);
+  const data = await bundle(env, s.object);
+  return decodeBuffer(codec(env, s), data.subarray(s.offset, s.offset + s.storedSize), `${s.object}@${s.offset}`);
+}
+
+async function restoreBundle(env: Env, t: Extract<RestoreTask, { kind: 'bundle' }>): Promise<RestoreResult> {
+  const data = await bundle(env, t.object);
+  let bytes = 0;
+  for (const f of t.files) {
+    const plain = await decodeBuffer(codec(env, t), data.subarray(f.offset, f.offset + f.storedSize), `${t.object}@${f.offset}`);
+    if (f.sha256 !== undefined && createHash('sha256').update(plain).digest('hex') !== f.sha256) throw mismatch(f.path, t.object);
+    const fh = await open(path.join(env.dir, f.path), 'w', f.mode);
+    try {
+      await fh.writeFile(plain);
+    } finally {
+      await fh.close();
+    }
+    bytes += plain.length;
+  }
+  return { bytes };
+}
+
+async function restoreFile(env: Env, t: Extract<RestoreTask, { kind: 'file' }>): Promise<RestoreResult> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const hasher = new Transform({
+    transform(chunk: Buffer, _e, cb): void {
+      hash.update(chunk);
+      bytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const out = createWriteStream(path.join(env.dir, t.path), { mode: t.mode });
+  await pipeline(await env.storage.read(t.source.object), decoder(codec(env, t.source)), hasher, out);
+  if (t.sha256 !== undefined && hash.digest('hex') !== t.sha256) throw mismatch(t.path, t.source.object);
+  return { bytes };
+}
+
+async function applyDeltas(env: Env, t: Extract<RestoreTask, { kind: 'deltas' }>): Promise<RestoreResult> {
+  const target = path.join(env.dir, t.path);
+  const fh = await open(target, 'r+');
+  let bytes = 0;
+  try {
+    for (const d of t.deltas) {
+      const reader = new DeltaReader(`${d.object} (${t.path})`);
+      const dh = createHash('sha256');
+      const apply = async (chunk: Buffer): Promise<void> => {
+        dh.update(chunk);
+        for (const p of reader.push(chunk)) {
+          await fh.write(p.page, 0, PAGE_SIZE, p.block * PAGE_SIZE);
+          bytes += PAGE_SIZE;
+        }
+      };
+      if (d.offset === undefined) {
+        for await (const chunk of (await env.storage.read(d.object)).pipe(decoder(codec(env, d)))) await apply(chunk as Buffer);
+      } else {
+        await apply(await slice(env, d));
+      }
+      await fh.truncate(reader.finish());
+      if (dh.digest('hex') !== d.deltaSha256) throw mismatch(t.path, d.object);
+    }
+    const hash = createHash('sha256');
+    for await (const chunk of fh.createReadStream({ start: 0, autoClose: false })) hash.update(chunk as Buffer);
+    if (hash.digest('hex') !== t.sha256) throw mismatch(t.path, 'after applying page deltas');
+  } finally {
+    await fh.close();
+  }
+  return { bytes };
+}
+
+serveWorker<RestoreWorkerData, RestoreTask, RestoreResult>((data) => {
+  const env: Env = {
+    storage: openStorage(data.storageSpec),
+    key: data.key === undefined ? undefined : Buffer.from(data.key),
+    dir: data.dir,
+    bundles: new Map(),
+  };
+  return Promise.resolve({
+    handle: (task: RestoreTask) => {
+      switch (task.kind) {
+        case 'bundle':
+          return restoreBundle(env, task);
+        case 'file':
+          return restoreFile(env, task);
+        case 'deltas':
+          return applyDeltas(env, task);
+      }
+    },
+    finish: () => Promise.resolve(undefined),
+  });
+});

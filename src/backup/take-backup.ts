@@ -1,0 +1,210 @@
+// The backup recipe: choose the reference, start the backup in PostgreSQL, copy files in parallel, stop, write the manifest.
+import { PgpilotError, errorMessage } from '../base/errors.js';
+import type { Logger } from '../base/log.js';
+import { waitFor } from '../base/wait.js';
+import { type Lsn, formatLsn, parseLsn } from '../model/lsn.js';
+import { segmentName } from '../model/wal.js';
+import { type ConnectOptions, type PgClient, connect } from '../pg/query.js';
+import { type BackupManifest, type BackupType, type ChecksumError, type FileEntry, MANIFEST_FORMAT, backupDir, writeManifest } from './backup-manifest.js';
+import { type StartedMarker, completeBackups, startedPath } from './catalog.js';
+import type { CopyWorkerData } from './copy-worker.js';
+import { type DataFile, listDataDir } from './data-files.js';
+import type { CopyResult, CopyTask } from './file-copy.js';
+import { newLabel } from './labels.js';
+import { type Repo, repoExtension } from './repo.js';
+import { listWal } from './wal-archive.js';
+import { runPool } from './worker-pool.js';
+
+export interface BackupRequest {
+  type: BackupType;
+  repo: Repo;
+  /** The member whose data directory is read. */
+  member: string;
+  dataDir: string;
+  /** A superuser connection to that member's PostgreSQL. */
+  conn: ConnectOptions;
+  jobs: number;
+  log: Logger;
+  /** How long to wait for the last WAL segment to reach the archive. Default 120 s. */
+  archiveTimeoutMs?: number;
+  now?: () => Date;
+}
+
+interface Reference {
+  manifest: BackupManifest;
+  files: Map<string, FileEntry>;
+}
+
+/** Takes one backup into `repo`; a diff or incr without any full to refer to becomes a full (logged). */
+export async function takeBackup(req: BackupRequest): Promise<BackupManifest> {
+  const now = req.now ?? (() => new Date());
+  const log = req.log.child({ repo: req.repo.name });
+  // Choose what this backup refers to.
+  const { type, ref } = await chooseReference(req, log);
+  const fullLabel = type === 'full' ? undefined : ref?.manifest.chain[0];
+  const startTime = now();
+  const label = newLabel(type, startTime, fullLabel);
+  const dir = backupDir(label);
+  log.info('backup starting', { label, type, reference: ref?.manifest.label });
+  const marker: StartedMarker = { label, type, startTime: startTime.toISOString(), member: req.member, ...(ref === undefined ? {} : { reference: ref.manifest.label }) };
+  await req.repo.storage.write(startedPath(label), Buffer.from(JSON.stringify(marker)));
+
+  // Start the backup in PostgreSQL: a non-exclusive backup lives as long as this session.
+  const client = await connect({ ...req.conn, statementTimeoutMs: 0, applicationName: 'pgpilot backup' });
+  try {
+    const identity = await clusterIdentity(client);
+    if (identity.systemId !== req.repo.info.systemId) {
+      throw new PgpilotError('Repo', `repository ${req.repo.name} belongs to system ${req.repo.info.systemId}, this cluster is ${identity.systemId}`);
+    }
+    const startLsn = parseLsn(await scalar(client, 'SELECT pg_backup_start($1, true)::text', [label]));
+    const timeline = Number(await scalar(client, 'SELECT timeline_id::text FROM pg_control_checkpoint()'));
+    // Copy the files on worker threads.
+    const listing = await listDataDir(req.dataDir);
+    const copied = await copyFiles(req, { dir, label, ref, startLsn, checksums: identity.checksums }, listing.files);
+    // Stop the backup; PostgreSQL switches WAL and waits for the archiver.
+    const stop = await client.query<{ lsn: string; labelfile: string; spcmapfile: string }>(
+      'SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(true)',
+    );
+    const row = stop.rows[0];
+    if (row === undefined) throw new PgpilotError('Postgres', 'pg_backup_stop returned nothing');
+    const stopLsn = parseLsn(row.lsn);
+    const stopWal = segmentName(timeline, stopLsn);
+    await waitForWal(req, stopWal);
+    const manifest: BackupManifest = {
+      format: MANIFEST_FORMAT,
+      label,
+      type,
+      ...(ref === undefined ? {} : { reference: ref.manifest.label }),
+      chain: [...(type === 'full' || ref === undefined ? [] : chainTo(ref.manifest, type)), label],
+      systemId: identity.systemId,
+      pgVersion: identity.pgVersion,
+      timeline,
+      startLsn: formatLsn(startLsn),
+      stopLsn: formatLsn(stopLsn),
+      startWal: segmentName(timeline, startLsn),
+      stopWal,
+      startTime: startTime.toISOString(),
+      stopTime: now().toISOString(),
+      member: req.member,
+      compress: req.repo.codec.compress,
+      encrypted: req.repo.key !== undefined,
+      databaseSize: copied.files.reduce((n, f) => n + f.size, 0),
+      storedSize: copied.storedSize,
+      readSize: copied.readSize,
+      checksumErrors: copied.checksumErrors,
+      backupLabel: row.labelfile,
+      tablespaceMap: row.spcmapfile ?? '',
+      dirs: listing.dirs,
+      files: copied.files.sort((a, b) => (a.path < b.path ? -1 : 1)),
+    };
+    // The manifest last: only now is the backup complete.
+    await writeManifest(req.repo.storage, manifest);
+    await req.repo.storage.remove(startedPath(label));
+    if (manifest.checksumErrors.length > 0) {
+      log.error('backup found pages failing their checksum', { label, errors: manifest.checksumErrors.slice(0, 20) });
+    }
+    log.info('backup complete', { label, type, storedSize: manifest.storedSize, databaseSize: manifest.databaseSize });
+    return manifest;
+  } catch (e) {
+    log.error('backup failed', { label, error: errorMessage(e) });
+    throw e;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function chooseReference(req: BackupRequest, log: Logger): Promise<{ type: BackupType; ref: Reference | undefined }> {
+  if (req.type === 'full') return { type: 'full', ref: undefined };
+  const backups = (await completeBackups(req.repo.storage)).filter((b) => b.systemId === req.repo.info.systemId);
+  const pick = req.type === 'diff' ? backups.filter((b) => b.type === 'full').at(-1) : backups.at(-1);
+  if (pick === undefined) {
+    log.warn(`no full backup to base a ${req.type} backup on: taking a full backup`);
+    return { type: 'full', ref: undefined };
+  }
+  return { type: req.type, ref: { manifest: pick, files: new Map(pick.files.map((f) => [f.path, f])) } };
+}
+
+/** The labels a diff or incr depends on: the full, then (incr) the reference's own chain. */
+function chainTo(ref: BackupManifest, type: BackupType): string[] {
+  return type === 'diff' ? [ref.chain[0] ?? ref.label] : ref.chain;
+}
+
+async function clusterIdentity(client: PgClient): Promise<{ systemId: string; pgVersion: number; checksums: boolean }> {
+  const systemId = await scalar(client, 'SELECT system_identifier::text FROM pg_control_system()');
+  const pgVersion = Number(await scalar(client, 'SHOW server_version_num'));
+  const checksums = (await scalar(client, 'SHOW data_checksums')) === 'on';
+  return { systemId, pgVersion, checksums };
+}
+
+async function scalar(client: PgClient, sql: string, params: unknown[] = []): Promise<string> {
+  const r = await client.query<Record<string, string>>(sql, params);
+  const first = r.rows[0];
+  const value = first === undefined ? undefined : Object.values(first)[0];
+  if (value === undefined || value === null) throw new PgpilotError('Postgres', `${sql} returned nothing`);
+  return String(value);
+}
+
+interface Copied {
+  files: FileEntry[];
+  storedSize: number;
+  readSize: number;
+  checksumErrors: ChecksumError[];
+}
+
+async function copyFiles(
+  req: BackupRequest,
+  b: { dir: string; label: string; ref: Reference | undefined; startLsn: Lsn; checksums: boolean },
+  files: readonly DataFile[],
+): Promise<Copied> {
+  const refLabel = b.ref?.manifest.label;
+  const tasks: CopyTask[] = files
+    .map((f) => {
+      const entry = b.ref?.files.get(f.rel);
+      return entry === undefined || refLabel === undefined ? { ...f } : { ...f, ref: { entry, label: refLabel } };
+    })
+    .sort((x, y) => y.size - x.size);
+  const out: Copied = { files: [], storedSize: 0, readSize: 0, checksumErrors: [] };
+  const data = (worker: number): CopyWorkerData => ({
+    worker,
+    storageSpec: req.repo.storageSpec,
+    codec: req.repo.codec,
+    ext: repoExtension(req.repo),
+    dir: b.dir,
+    refStartLsn: b.ref?.manifest.startLsn,
+    refStartMs: b.ref === undefined ? undefined : Date.parse(b.ref.manifest.startTime),
+    backupStartLsn: formatLsn(b.startLsn),
+    checksums: b.checksums,
+  });
+  const finals = await runPool<CopyTask, CopyResult | undefined>({
+    script: new URL('./copy-worker.js', import.meta.url),
+    workerData: data,
+    jobs: req.jobs,
+    tasks,
+    onResult: (r) => {
+      if (r === undefined) return;
+      out.files.push(r.entry);
+      out.readSize += r.readBytes;
+      out.checksumErrors.push(...r.checksumErrors);
+      const s = r.entry.store;
+      if (s.kind === 'file' || (s.kind === 'delta' && s.offset === undefined)) out.storedSize += s.storedSize;
+    },
+  });
+  out.storedSize += finals.reduce<number>((n, f) => n + (typeof f === 'number' ? f : 0), 0);
+  return out;
+}
+
+/** Waits until the backup's last WAL segment is in the repository: without it the backup cannot be restored. */
+async function waitForWal(req: BackupRequest, stopWal: string): Promise<void> {
+  const timeoutMs = req.archiveTimeoutMs ?? 120_000;
+  try {
+    await waitFor(`WAL segment ${stopWal} in repository ${req.repo.name}`, async () => (await listWal(req.repo)).some((w) => w.name === stopWal), {
+      timeoutMs,
+      intervalMs: 250,
+    });
+  } catch (e) {
+    throw new PgpilotError('Archive', `the backup's last WAL segment ${stopWal} did not reach repository ${req.repo.name} within ${timeoutMs / 1000} s`, {
+      hint: 'check pgpilot archive-status and the agent log for archive failures',
+      cause: e,
+    });
+  }
+}

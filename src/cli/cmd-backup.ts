@@ -1,0 +1,194 @@
+// CLI commands of the backup engine: backup, backups, verify, expire, archive-status, restore --to-dir, dump, dumps, dump-restore.
+import { PgpilotError } from '../base/errors.js';
+import { jsonLogger } from '../base/log.js';
+import { waitFor } from '../base/wait.js';
+import { openRepo } from '../backup/repo.js';
+import { restoreToDir } from '../backup/restore-to-dir.js';
+import { type ApiClient, apiClient } from '../client/api-client.js';
+import { loadManifest } from '../config/manifest.js';
+import { isRoot, resolveRunAs } from '../pg/os-user.js';
+import { loadView, locateCluster, memberApiUrl } from '../runner/cluster-access.js';
+import { clusterPaths } from '../runner/layout.js';
+import { readSecretFile } from '../runner/secrets.js';
+import { boolFlag, stringFlag, type ParsedArgs } from './args.js';
+import type { JobKind } from '../api/jobs.js';
+import type { BackupSummary } from './backup-summary.js';
+import type { Io } from './io.js';
+import { json, table } from './output.js';
+
+/** The leader's API (jobs run there, so exactly one member runs them), with the token when one is readable. */
+async function leaderApi(args: ParsedArgs, io: Io, needToken: boolean): Promise<{ name: string; api: ApiClient }> {
+  const name = args.positionals[0] ?? '';
+  const view = await loadView(await locateCluster(name, io.home, stringFlag(args, 'dcs'), stringFlag(args, 'namespace')));
+  const member = view.leader?.name ?? view.members[0]?.name;
+  if (member === undefined) throw new PgpilotError('State', `cluster ${name} has no member to ask`, { hint: `see pgpilot status ${name}` });
+  if (needToken && view.leader === undefined) throw new PgpilotError('State', `cluster ${name} has no leader to run the job`, { hint: `see pgpilot status ${name}` });
+  const tokenFile = stringFlag(args, 'token-file') ?? clusterPaths(name, io.home).apiToken;
+  const token = needToken ? await readSecretFile(tokenFile) : undefined;
+  return { name, api: apiClient({ baseUrl: memberApiUrl(view, member), ...(token === undefined ? {} : { token }), timeoutMs: 120_000 }) };
+}
+
+interface JobOutcome {
+  state: string;
+  result?: unknown;
+  error?: { code?: string; message: string; hint?: string };
+}
+
+/** Starts a job on the leader and waits for it; a failed job becomes the error it reported. */
+async function runJob(args: ParsedArgs, io: Io, kind: JobKind, options: Record<string, unknown>): Promise<unknown> {
+  const { api } = await leaderApi(args, io, true);
+  const started = await api.startJob(kind, options);
+  const done = await waitFor(`${kind} job ${started.id}`, async () => {
+    const j = (await api.job(started.id)) as JobOutcome;
+    return j.state === 'running' ? undefined : j;
+  }, { timeoutMs: 24 * 3600_000, intervalMs: 300 });
+  if (done.state !== 'succeeded') {
+    const err = done.error ?? { message: 'the job failed' };
+    const code = (err.code ?? 'Backup') as ConstructorParameters<typeof PgpilotError>[0];
+    throw new PgpilotError(code, err.message, err.hint === undefined ? {} : { hint: err.hint });
+  }
+  return done.result;
+}
+
+const mib = (n: number | null): string => (n === null ? '' : `${(n / 1048576).toFixed(1)} MiB`);
+
+export async function cmdBackup(args: ParsedArgs, io: Io): Promise<number> {
+  const type = stringFlag(args, 'type') ?? 'full';
+  if (!['full', 'diff', 'incr'].includes(type)) throw new PgpilotError('Usage', `--type ${type}: expected full, diff or incr`);
+  const repo = stringFlag(args, 'repo');
+  const r = (await runJob(args, io, 'backup', { type, ...(repo === undefined ? {} : { repo }) })) as BackupSummary & { repo: string; durationMs: number };
+  if (boolFlag(args, 'json')) io.out(json(r));
+  else io.out(`backup ${r.label} (${r.type}) complete in repository ${r.repo}: ${mib(r.databaseSize)} backed up, ${mib(r.storedSize)} stored, ${(r.durationMs / 1000).toFixed(1)} s`);
+  return 0;
+}
+
+export async function cmdBackups(args: ParsedArgs, io: Io): Promise<number> {
+  const { api } = await leaderApi(args, io, false);
+  const list = await api.backups();
+  if (boolFlag(args, 'json')) {
+    io.out(json(list));
+    return 0;
+  }
+  for (const repo of list.repos) {
+    io.out(`repository ${repo.name}${repo.location === undefined ? '' : ` (${repo.location})`}`);
+    if (repo.error !== undefined) {
+      io.out(`  error: ${repo.error}`);
+      continue;
+    }
+    const rows = (repo.backups ?? []).map((b) => [b.label, b.type, b.status, b.startTime ?? '', b.stopTime ?? '', b.startLsn ?? '', b.stopLsn ?? '', String(b.timeline ?? ''), mib(b.databaseSize), mib(b.storedSize), b.reference ?? '']);
+    io.out(rows.length === 0 ? '  no backups' : table(['Label', 'Type', 'Status', 'Start', 'Stop', 'Start LSN', 'Stop LSN', 'TL', 'Size', 'Stored', 'Reference'], rows));
+  }
+  return list.repos.some((r) => r.error !== undefined) ? 100 : 0;
+}
+
+export async function cmdVerify(args: ParsedArgs, io: Io): Promise<number> {
+  const set = stringFlag(args, 'set');
+  const repo = stringFlag(args, 'repo');
+  const r = (await runJob(args, io, 'verify', { ...(set === undefined ? {} : { set }), ...(repo === undefined ? {} : { repo }) })) as {
+    repos: { name: string; ok?: boolean; problems?: string[]; backups?: number; objects?: number; walFiles?: number; error?: string }[];
+  };
+  if (boolFlag(args, 'json')) io.out(json(r));
+  let bad = false;
+  for (const v of r.repos) {
+    if (v.error !== undefined || v.ok !== true) bad = true;
+    if (boolFlag(args, 'json')) continue;
+    if (v.error !== undefined) io.out(`repository ${v.name}: error: ${v.error}`);
+    else io.out(`repository ${v.name}: ${v.ok === true ? 'OK' : 'DAMAGED'}: ${v.backups} backups, ${v.objects} objects, ${v.walFiles} WAL files checked`);
+    for (const p of v.problems ?? []) io.out(`  ${p}`);
+  }
+  return bad ? 101 : 0;
+}
+
+export async function cmdExpire(args: ParsedArgs, io: Io): Promise<number> {
+  const repo = stringFlag(args, 'repo');
+  const r = (await runJob(args, io, 'expire', repo === undefined ? {} : { repo })) as { repos: { name: string; expired?: { label: string; reason: string }[]; walRemoved?: number; error?: string }[] };
+  if (boolFlag(args, 'json')) {
+    io.out(json(r));
+    return 0;
+  }
+  for (const x of r.repos) {
+    if (x.error !== undefined) io.out(`repository ${x.name}: error: ${x.error}`);
+    else io.out(`repository ${x.name}: ${x.expired?.length ?? 0} backups expired${(x.expired ?? []).map((e) => `\n  ${e.label} (${e.reason})`).join('')}; ${x.walRemoved ?? 0} WAL files removed`);
+  }
+  return 0;
+}
+
+export async function cmdArchiveStatus(args: ParsedArgs, io: Io): Promise<number> {
+  const { api } = await leaderApi(args, io, false);
+  const s = await api.archiveStatus();
+  if (boolFlag(args, 'json')) {
+    io.out(json(s));
+    return 0;
+  }
+  const lag = s.lagSeconds === null ? 'never' : `${s.lagSeconds.toFixed(0)} s ago`;
+  const failed = s.lastFailed === null ? '' : `, last ${s.lastFailed} at ${s.lastFailedAt ?? '?'}: ${s.lastError ?? ''}`;
+  io.out([
+    `last archived:  ${s.lastArchived ?? '-'} at ${s.lastArchivedAt ?? '-'} (${lag})`,
+    `pending:        ${s.pending}`,
+    `failures:       ${s.failures}${failed}`,
+  ].join('\n'));
+  return 0;
+}
+
+/** Restores a backup into a directory on this host, reading the repository with the cluster's manifest. */
+export async function cmdRestore(args: ParsedArgs, io: Io): Promise<number> {
+  const name = args.positionals[0] ?? '';
+  const dir = stringFlag(args, 'to-dir');
+  if (dir === undefined) throw new PgpilotError('Usage', 'pgpilot restore: --to-dir DIR is required', { hint: 'point-in-time and in-place restores are not available yet' });
+  const manifest = await loadManifest(stringFlag(args, 'file') ?? clusterPaths(name, io.home).manifest);
+  const repoName = stringFlag(args, 'repo');
+  const spec = repoName === undefined ? manifest.spec.backup.repos[0] : manifest.spec.backup.repos.find((r) => r.name === repoName);
+  if (spec === undefined) {
+    throw new PgpilotError('NotFound', repoName === undefined ? `cluster ${name} has no backup repository` : `cluster ${name} has no repository "${repoName}"`, {
+      hint: `repositories: ${manifest.spec.backup.repos.map((r) => r.name).join(', ') || 'none'}`,
+    });
+  }
+  const repo = await openRepo(spec);
+  const set = stringFlag(args, 'set');
+  const summary = await restoreToDir({
+    repo,
+    ...(set === undefined ? {} : { label: set }),
+    dir,
+    jobs: manifest.spec.backup.jobs,
+    log: jsonLogger({ level: 'warn' }),
+    ...(isRoot() ? { owner: await resolveRunAs('postgres') } : {}),
+  });
+  io.out(`restored backup ${summary.manifest.label} into ${dir}: ${summary.files} files, ${mib(summary.bytes)}, ${summary.walSegments} WAL segments`);
+  io.out(`start it with: pg_ctl -D ${dir} -o '-p PORT' start   (archiving is off in the copy)`);
+  return 0;
+}
+
+export async function cmdDump(args: ParsedArgs, io: Io): Promise<number> {
+  const db = stringFlag(args, 'db');
+  const r = (await runJob(args, io, 'dump', db === undefined ? {} : { databases: db.split(',') })) as { label: string; repo: string };
+  io.out(boolFlag(args, 'json') ? json(r) : `dump ${r.label} complete in repository ${r.repo}`);
+  return 0;
+}
+
+export async function cmdDumps(args: ParsedArgs, io: Io): Promise<number> {
+  const { api } = await leaderApi(args, io, false);
+  const list = (await api.dumps()) as { repos: { name: string; dumps?: { label: string; status: string; startTime?: string; databases?: { name: string; size: number }[] }[]; error?: string }[] };
+  if (boolFlag(args, 'json')) {
+    io.out(json(list));
+    return 0;
+  }
+  for (const repo of list.repos) {
+    io.out(`repository ${repo.name}${repo.error === undefined ? '' : `: error: ${repo.error}`}`);
+    const rows = (repo.dumps ?? []).map((d) => [d.label, d.status, d.startTime ?? '', (d.databases ?? []).map((x) => x.name).join(',')]);
+    if (rows.length > 0) io.out(table(['Label', 'Status', 'Start', 'Databases'], rows));
+  }
+  return 0;
+}
+
+export async function cmdDumpRestore(args: ParsedArgs, io: Io): Promise<number> {
+  const label = stringFlag(args, 'label');
+  const database = stringFlag(args, 'db');
+  if (label === undefined || database === undefined) throw new PgpilotError('Usage', 'pgpilot dump-restore: --label LABEL and --db DATABASE are required', { hint: 'see pgpilot dumps NAME' });
+  const target = stringFlag(args, 'into') ?? database;
+  if (target === database && !boolFlag(args, 'yes')) {
+    throw new PgpilotError('NotConfirmed', `restoring dump ${label} into the existing database ${database} replaces its objects`, { hint: 'pass --into NEWDB to restore beside it, or --yes' });
+  }
+  await runJob(args, io, 'dump-restore', { label, database, target, clean: target === database });
+  io.out(`database ${database} of dump ${label} restored into ${target}`);
+  return 0;
+}

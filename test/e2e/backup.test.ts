@@ -1,0 +1,203 @@
+// e2e: physical backups on real PostgreSQL, to posix and S3 (s3rver), plain and encrypted: full/diff/incr restored and started.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PgpilotError } from '../../src/base/errors.js';
+import { readManifest, writeManifest } from '../../src/backup/backup-manifest.js';
+import { openRepo } from '../../src/backup/repo.js';
+import type { BackupRepoSpec } from '../../src/config/types.js';
+import type { BackupSummary } from '../../src/cli/backup-summary.js';
+import { cliOk, runCli } from '../support/cli.js';
+import { query, testCluster, type TestCluster } from '../support/local-cluster.js';
+import { startRestored } from '../support/restored.js';
+import { startS3rver, type S3rver } from '../support/s3rver.js';
+
+let c: TestCluster;
+let s3: S3rver;
+let tmp: string;
+let primaryPort = 0;
+const repoDir = (name: string): string => path.join(tmp, `repo-${name}`);
+
+before(async () => {
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'pgpilot-backup-'));
+  await fs.chmod(tmp, 0o755);
+  s3 = await startS3rver();
+  const secret = path.join(tmp, 'passphrase');
+  await fs.writeFile(secret, 'correct horse battery staple\n', { mode: 0o600 });
+  const creds = path.join(tmp, 's3.credentials');
+  await fs.writeFile(creds, `[default]\naws_access_key_id = ${s3.accessKeyId}\naws_secret_access_key = ${s3.secretAccessKey}\n`, { mode: 0o600 });
+  const s3repo = (name: string, extra: string): string =>
+    `{name: ${name}, s3: {bucket: ${s3.bucket}, endpoint: ${JSON.stringify(s3.endpoint)}, prefix: ${name}, credentialsFile: ${JSON.stringify(creds)}}, ${extra}}`;
+  const repos = [
+    `{name: local, path: ${JSON.stringify(repoDir('local'))}, retention: {full: 2}}`,
+    `{name: secret, path: ${JSON.stringify(repoDir('secret'))}, retention: {full: 9}, compress: {type: gzip}, encryption: {passphraseFile: ${JSON.stringify(secret)}}}`,
+    s3repo('s3enc', `compress: {type: lz4}, encryption: {passphraseFile: ${JSON.stringify(secret)}}`),
+    s3repo('s3plain', 'compress: {type: none}'),
+  ];
+  c = await testCluster('e2ebackup', 1);
+  await cliOk(['up', '-f', await c.manifest(1, `  backup: {repos: [${repos.join(', ')}]}`), '--detach'], c.env);
+  primaryPort = c.pgPort;
+  // A table large enough for whole-file objects and page deltas (several MiB), and a small one for bundles.
+  await sql('CREATE TABLE big (id int PRIMARY KEY, v text)');
+  await sql("INSERT INTO big SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, 40000) g");
+  await sql('CREATE TABLE small (id int, v text)');
+  await sql("INSERT INTO small VALUES (1, 'one'), (2, 'two')");
+});
+after(async () => {
+  await c?.destroy();
+  await s3?.stop();
+  if (tmp !== undefined) await fs.rm(tmp, { recursive: true, force: true });
+});
+
+async function sql(text: string, port = primaryPort): Promise<Record<string, unknown>[]> {
+  return query(await c.superuser(port), text);
+}
+
+/** The contents of both tables, as one digest. */
+async function snapshot(port = primaryPort): Promise<string> {
+  const [row] = await sql("SELECT md5(string_agg(id || ':' || v, ',' ORDER BY id)) || '/' || (SELECT md5(string_agg(id || ':' || v, ',' ORDER BY id)) FROM small) AS d FROM big", port);
+  return String(row?.['d']);
+}
+
+async function backup(repo: string, type: string): Promise<BackupSummary & { repo: string }> {
+  return JSON.parse(await cliOk(['backup', c.name, '--repo', repo, '--type', type, '--json'], c.env, 300_000)) as BackupSummary & { repo: string };
+}
+
+async function backups(repo: string): Promise<BackupSummary[]> {
+  const list = JSON.parse(await cliOk(['backups', c.name, '--json'], c.env)) as { repos: { name: string; backups: BackupSummary[] }[] };
+  return list.repos.find((r) => r.name === repo)?.backups ?? [];
+}
+
+/** Restores `label` into a new directory, starts PostgreSQL on it and returns the tables' digest there. */
+async function restoredSnapshot(repo: string, label: string): Promise<string> {
+  const dir = path.join(tmp, `restore-${repo}-${label}`);
+  await cliOk(['restore', c.name, '--repo', repo, '--set', label, '--to-dir', dir], c.env, 300_000);
+  const server = await startRestored(dir);
+  try {
+    return await snapshot(server.port);
+  } finally {
+    await server.stop();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function change(n: number): Promise<void> {
+  await sql(`UPDATE big SET v = v || '${n}' WHERE id % 97 = ${n % 97}`);
+  await sql(`INSERT INTO small VALUES (${n + 10}, 'row ${n}')`);
+}
+
+test('full, diff and incr on a posix repository each restore to the contents at backup time', async () => {
+  const states: [string, string][] = [];
+  for (const [i, type] of ['full', 'diff', 'incr'].entries()) {
+    if (i > 0) await change(i);
+    const want = await snapshot();
+    const b = await backup('local', type);
+    assert.equal(b.type, type);
+    states.push([b.label, want]);
+  }
+  const list = await backups('local');
+  const [full, diff, incr] = states.map(([label]) => list.find((b) => b.label === label));
+  assert.equal(full?.status, 'complete');
+  assert.equal(diff?.reference, full?.label);
+  assert.equal(incr?.reference, diff?.label);
+  // The incremental stores the changed pages only: far less than the full.
+  assert.ok((incr?.storedSize ?? Infinity) < (full?.storedSize ?? 0) / 4, `incr stored ${incr?.storedSize} vs full ${full?.storedSize}`);
+  for (const [label, want] of states) assert.equal(await restoredSnapshot('local', label), want, `restore of ${label}`);
+});
+
+test('an encrypted posix repository restores, and refuses a wrong passphrase clearly', async () => {
+  const want = await snapshot();
+  const b = await backup('secret', 'full');
+  assert.equal(await restoredSnapshot('secret', b.label), want);
+  const stored = await fs.readFile(path.join(repoDir('secret'), 'backup', b.label, 'backup.manifest'));
+  assert.ok(stored.length > 0);
+  const wrong = path.join(tmp, 'wrong-passphrase');
+  await fs.writeFile(wrong, 'not the passphrase\n', { mode: 0o600 });
+  const spec = { name: 'secret', path: repoDir('secret'), encryption: { passphraseFile: wrong } } as unknown as BackupRepoSpec;
+  await assert.rejects(openRepo({ ...repoSpecDefaults(), ...spec }), (e: unknown) => e instanceof PgpilotError && e.code === 'Crypto' && /wrong passphrase/.test(e.message));
+});
+
+test('S3 repositories, encrypted and plain: full and incr restore to the contents at backup time', async () => {
+  await change(20);
+  const fullWant = await snapshot();
+  const full = await backup('s3enc', 'full');
+  await change(21);
+  const incrWant = await snapshot();
+  const incr = await backup('s3enc', 'incr');
+  assert.equal(incr.reference, full.label);
+  assert.equal(await restoredSnapshot('s3enc', incr.label), incrWant);
+  const plain = await backup('s3plain', 'full');
+  assert.equal(await restoredSnapshot('s3plain', plain.label), incrWant);
+  assert.notEqual(fullWant, incrWant);
+});
+
+test('verify passes on an intact repository and catches one flipped byte in any stored file', async () => {
+  assert.equal((await runCli(['verify', c.name, '--repo', 'local'], c.env, 300_000)).code, 0);
+  const root = repoDir('local');
+  const files = (await fs.readdir(root, { recursive: true, withFileTypes: true })).filter((d) => d.isFile()).map((d) => path.join(d.parentPath, d.name));
+  const pick = (re: RegExp): string => {
+    const f = files.find((x) => re.test(x));
+    assert.ok(f !== undefined, `a stored file matching ${re}`);
+    return f;
+  };
+  const targets = [pick(/\/bundle\//), pick(/\/data\/.*\.zst$/), pick(/backup\.manifest$/), pick(/\/wal\/[0-9A-F]{16}\//)];
+  for (const file of targets) {
+    const original = await fs.readFile(file);
+    const flipped = Buffer.from(original);
+    const at = Math.floor(flipped.length / 2);
+    flipped[at] = (flipped[at] ?? 0) ^ 0x01;
+    await fs.writeFile(file, flipped);
+    try {
+      const r = await runCli(['verify', c.name, '--repo', 'local'], c.env, 300_000);
+      assert.equal(r.code, 101, `verify exits 101 after flipping a byte of ${file}\n${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, /DAMAGED/);
+    } finally {
+      await fs.writeFile(file, original);
+    }
+  }
+});
+
+test('retention by count keeps the newest fulls (their diffs and incrs go with the old one), and by age', async () => {
+  // local keeps 2 fulls: a third full expires the first and the diff and incr that depend on it.
+  const before = await backups('local');
+  const oldest = before.find((b) => b.type === 'full' && b.status === 'complete');
+  await backup('local', 'full');
+  await backup('local', 'full');
+  const after = await backups('local');
+  assert.equal(after.filter((b) => b.type === 'full').length, 2);
+  assert.ok(!after.some((b) => b.label === oldest?.label || b.reference === oldest?.label), 'the oldest full and its chain expired');
+  // Age: fulls made to look 10 and 9 days old, and one of now: a 7-day window keeps the 9-day one (it covers the
+  // window's start) and expires the 10-day one.
+  const spec = repoSpec('secret');
+  const repo = await openRepo(spec);
+  const age = async (label: string, days: number): Promise<void> => {
+    const m = await readManifest(repo.storage, label);
+    assert.ok(m !== undefined);
+    const when = new Date(Date.now() - days * 86400_000).toISOString();
+    await writeManifest(repo.storage, { ...m, startTime: when, stopTime: when });
+  };
+  const first = (await backups('secret'))[0];
+  assert.ok(first !== undefined);
+  await age(first.label, 10);
+  await age((await backup('secret', 'full')).label, 9);
+  await backup('secret', 'full');
+  const { expireRepo } = await import('../../src/backup/expire.js');
+  const { silentLogger } = await import('../../src/base/log.js');
+  const r = await expireRepo(repo, { ...spec, retention: { full: 7, fullType: 'days', diff: 0 } }, new Date(), silentLogger);
+  assert.deepEqual(r.expired.map((e) => e.label), [first.label], 'only the full older than the window\'s cover expires');
+  assert.equal((await backups('secret')).length, 2);
+});
+
+function repoSpecDefaults(): BackupRepoSpec {
+  return {
+    name: 'x', path: '', s3: { bucket: '', endpoint: '', region: 'us-east-1', prefix: '', credentialsFile: '', forcePathStyle: true },
+    retention: { full: 2, fullType: 'count', diff: 0 }, schedules: { full: '', diff: '', incr: '' }, compress: { type: 'zstd', level: 0 },
+    encryption: { passphraseFile: '' },
+  };
+}
+
+function repoSpec(name: 'secret'): BackupRepoSpec {
+  return { ...repoSpecDefaults(), name, path: repoDir(name), compress: { type: 'gzip', level: 0 }, encryption: { passphraseFile: path.join(tmp, 'passphrase') } };
+}

@@ -23,6 +23,7 @@ const fixedFields: Array<[string, (m: Manifest) => unknown]> = [
   ['spec.users', (m) => m.spec.users],
   ['spec.databases', (m) => m.spec.databases],
   ['spec.pooler', (m) => m.spec.pooler],
+  ['spec.backup', (m) => m.spec.backup],
 ];
 
 export async function apply(file: string, home: string): Promise<{ changes: string[]; status: ClusterStatus }> {

@@ -19,8 +19,8 @@ export interface CopyWorkerData {
   checksums: boolean;
 }
 
-serveWorker<CopyWorkerData, CopyTask, CopyResult | undefined>((data) => {
-  const storage = openStorage(data.storageSpec);
+serveWorker<CopyWorkerData, CopyTask, CopyResult | undefined>(async (data) => {
+  const storage = await openStorage(data.storageSpec);
   const key = data.codec.key === undefined ? undefined : Buffer.from(data.codec.key);
   const bundle = new BundleWriter(storage, data.dir, data.worker);
   const env = {
@@ -34,11 +34,11 @@ serveWorker<CopyWorkerData, CopyTask, CopyResult | undefined>((data) => {
     checksums: data.checksums,
     bundle,
   };
-  return Promise.resolve({
+  return {
     handle: (task: CopyTask) => copyFile(task, env),
     finish: async () => {
       await bundle.flush();
       return bundle.storedSize;
     },
-  });
+  };
 });

@@ -65,7 +65,7 @@ export interface OpenRepoOptions {
 /** Opens the repository; checks it belongs to the cluster (system identifier) and unlocks its key. */
 export async function openRepo(spec: BackupRepoSpec, options: OpenRepoOptions = {}): Promise<Repo> {
   const storageSpec = await storageSpecFor(spec);
-  const storage = openStorage(storageSpec);
+  const storage = await openStorage(storageSpec);
   const passphrase = spec.encryption.passphraseFile === '' ? undefined : await readPassphrase(spec.encryption.passphraseFile);
   let info = await readInfo(storage);
   if (info === undefined) {

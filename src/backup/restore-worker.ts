@@ -129,14 +129,14 @@ async function applyDeltas(env: Env, t: Extract<RestoreTask, { kind: 'deltas' }>
   return { bytes };
 }
 
-serveWorker<RestoreWorkerData, RestoreTask, RestoreResult>((data) => {
+serveWorker<RestoreWorkerData, RestoreTask, RestoreResult>(async (data) => {
   const env: Env = {
-    storage: openStorage(data.storageSpec),
+    storage: await openStorage(data.storageSpec),
     key: data.key === undefined ? undefined : Buffer.from(data.key),
     dir: data.dir,
     bundles: new Map(),
   };
-  return Promise.resolve({
+  return {
     handle: (task: RestoreTask) => {
       switch (task.kind) {
         case 'bundle':
@@ -148,5 +148,5 @@ serveWorker<RestoreWorkerData, RestoreTask, RestoreResult>((data) => {
       }
     },
     finish: () => Promise.resolve(undefined),
-  });
+  };
 });

@@ -38,11 +38,11 @@ function s3Spec(over: Partial<Extract<StorageSpec, { kind: 's3' }>> = {}): Stora
 
 storageContract('posix', async () => {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'pgpilot-storage-'));
-  return { storage: openStorage({ kind: 'posix', path: dir }), cleanup: () => fsp.rm(dir, { recursive: true, force: true }) };
+  return { storage: await openStorage({ kind: 'posix', path: dir }), cleanup: () => fsp.rm(dir, { recursive: true, force: true }) };
 });
 
 // Each test gets its own prefix in the shared bucket; slashes around it must not matter.
-storageContract('s3', () => Promise.resolve({ storage: openStorage(s3Spec()), cleanup: () => Promise.resolve() }));
+storageContract('s3', async () => ({ storage: await openStorage(s3Spec()), cleanup: () => Promise.resolve() }));
 
 function isRepoError(...mentions: string[]): (e: unknown) => boolean {
   return (e) => {
@@ -57,15 +57,15 @@ function isRepoError(...mentions: string[]): (e: unknown) => boolean {
 describe('s3 storage', () => {
   test('location, capabilities, and a prefix with stray slashes or none', async () => {
     const spec = s3Spec({ prefix: '/nested/repo/' });
-    const storage = openStorage(spec);
+    const storage = await openStorage(spec);
     assert.equal(storage.kind, 's3');
     assert.equal(storage.location, `s3://${s3?.bucket}/nested/repo`);
     assert.equal(storage.capabilities.atomicRename, false);
     await storage.write('x/y', Buffer.from('xy'));
     assert.deepEqual(await storage.list(''), [{ path: 'x/y', size: 2 }]);
-    const parent = openStorage(s3Spec({ prefix: 'nested' }));
+    const parent = await openStorage(s3Spec({ prefix: 'nested' }));
     assert.deepEqual(await parent.list(''), [{ path: 'repo/x/y', size: 2 }]);
-    const bucketRoot: Storage = openStorage(s3Spec({ prefix: '' }));
+    const bucketRoot: Storage = await openStorage(s3Spec({ prefix: '' }));
     assert.equal(bucketRoot.location, `s3://${s3?.bucket}`);
     assert.deepEqual(await bucketRoot.readBuffer('nested/repo/x/y'), Buffer.from('xy'));
     await parent.removeTree('repo/');
@@ -73,7 +73,7 @@ describe('s3 storage', () => {
   });
 
   test('a missing bucket is a Repo error naming the bucket, for every operation', async () => {
-    const storage = openStorage(s3Spec({ bucket: 'no-such-bucket', prefix: 'p' }));
+    const storage = await openStorage(s3Spec({ bucket: 'no-such-bucket', prefix: 'p' }));
     const named = isRepoError('no-such-bucket', 's3://no-such-bucket/p');
     await assert.rejects(storage.list(''), named);
     await assert.rejects(storage.stat('a'), named);
@@ -84,14 +84,14 @@ describe('s3 storage', () => {
 
   test('an unknown access key is a Repo error', async () => {
     // s3rver does not check V4 signatures, so a wrong secret would pass; an unknown key id does not.
-    const storage = openStorage(s3Spec({ accessKeyId: 'NOT-A-KEY' }));
+    const storage = await openStorage(s3Spec({ accessKeyId: 'NOT-A-KEY' }));
     await assert.rejects(storage.list(''), isRepoError(storage.location, 'access denied'));
     await assert.rejects(storage.stat('a'), isRepoError(storage.location, 'access denied'));
   });
 
   test('a dead endpoint is a Repo error naming the endpoint', async () => {
     const endpoint = `http://127.0.0.1:${await freePort()}`;
-    const storage = openStorage(s3Spec({ endpoint, prefix: 'p' }));
+    const storage = await openStorage(s3Spec({ endpoint, prefix: 'p' }));
     await assert.rejects(storage.list(''), isRepoError(endpoint, 's3://'));
     await assert.rejects(storage.write('a', Buffer.from('a')), isRepoError(endpoint));
   });

@@ -50,6 +50,8 @@ export interface BackupManifest {
   timeline: number;
   startLsn: string;
   stopLsn: string;
+  /** The oldest transaction still running when the backup started (64-bit): later commits are replayed from WAL. */
+  startXmin?: string;
   startWal: string;
   stopWal: string;
   startTime: string;

@@ -58,6 +58,7 @@ export async function takeBackup(req: BackupRequest): Promise<BackupManifest> {
     }
     const startLsn = parseLsn(await scalar(client, 'SELECT pg_backup_start($1, true)::text', [label]));
     const timeline = Number(await scalar(client, 'SELECT timeline_id::text FROM pg_control_checkpoint()'));
+    const startXmin = await scalar(client, 'SELECT pg_snapshot_xmin(pg_current_snapshot())::text');
     // Copy the files on worker threads.
     const listing = await listDataDir(req.dataDir);
     const copied = await copyFiles(req, { dir, label, ref, startLsn, checksums: identity.checksums }, listing.files);
@@ -81,6 +82,7 @@ export async function takeBackup(req: BackupRequest): Promise<BackupManifest> {
       timeline,
       startLsn: formatLsn(startLsn),
       stopLsn: formatLsn(stopLsn),
+      startXmin,
       startWal: segmentName(timeline, startLsn),
       stopWal,
       startTime: startTime.toISOString(),

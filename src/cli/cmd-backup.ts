@@ -2,7 +2,13 @@
 import { PgpilotError } from '../base/errors.js';
 import { jsonLogger } from '../base/log.js';
 import { waitFor } from '../base/wait.js';
+import { describeTarget, parseTarget } from '../backup/recovery-target.js';
 import { openRepo } from '../backup/repo.js';
+import { recordRestorePoint } from '../backup/restore-points.js';
+import type { Manifest } from '../config/types.js';
+import { connect } from '../pg/query.js';
+import { restoreToNew } from '../runner/restore-new.js';
+import { renderStatus } from './cmd-inspect.js';
 import { restoreToDir } from '../backup/restore-to-dir.js';
 import { type ApiClient, apiClient } from '../client/api-client.js';
 import { loadManifest } from '../config/manifest.js';
@@ -130,12 +136,16 @@ export async function cmdArchiveStatus(args: ParsedArgs, io: Io): Promise<number
   return 0;
 }
 
-/** Restores a backup into a directory on this host, reading the repository with the cluster's manifest. */
+/** Restores a backup: into a directory on this host (--to-dir), or into a new cluster recovered to a target (--to-new). */
 export async function cmdRestore(args: ParsedArgs, io: Io): Promise<number> {
   const name = args.positionals[0] ?? '';
   const dir = stringFlag(args, 'to-dir');
-  if (dir === undefined) throw new PgpilotError('Usage', 'pgpilot restore: --to-dir DIR is required', { hint: 'point-in-time and in-place restores are not available yet' });
+  const toNew = stringFlag(args, 'to-new');
+  if ((dir === undefined) === (toNew === undefined)) {
+    throw new PgpilotError('Usage', 'pgpilot restore: give exactly one of --to-dir DIR and --to-new NEWNAME', { hint: 'in-place restores are not available yet' });
+  }
   const manifest = await loadManifest(stringFlag(args, 'file') ?? clusterPaths(name, io.home).manifest);
+  if (toNew !== undefined) return restoreNew(args, io, manifest, toNew);
   const repoName = stringFlag(args, 'repo');
   const spec = repoName === undefined ? manifest.spec.backup.repos[0] : manifest.spec.backup.repos.find((r) => r.name === repoName);
   if (spec === undefined) {
@@ -148,13 +158,61 @@ export async function cmdRestore(args: ParsedArgs, io: Io): Promise<number> {
   const summary = await restoreToDir({
     repo,
     ...(set === undefined ? {} : { label: set }),
-    dir,
+    dir: dir ?? '',
     jobs: manifest.spec.backup.jobs,
     log: jsonLogger({ level: 'warn' }),
     ...(isRoot() ? { owner: await resolveRunAs('postgres') } : {}),
   });
   io.out(`restored backup ${summary.manifest.label} into ${dir}: ${summary.files} files, ${mib(summary.bytes)}, ${summary.walSegments} WAL segments`);
   io.out(`start it with: pg_ctl -D ${dir} -o '-p PORT' start   (archiving is off in the copy)`);
+  return 0;
+}
+
+async function restoreNew(args: ParsedArgs, io: Io, source: Manifest, newName: string): Promise<number> {
+  const file = stringFlag(args, 'new-file');
+  if (file === undefined) throw new PgpilotError('Usage', `pgpilot restore --to-new ${newName}: --new-file MANIFEST is required`, { hint: `the new cluster's manifest, with metadata.name ${newName}, its own ports and its own repository` });
+  const next = await loadManifest(file);
+  if (next.metadata.name !== newName) throw new PgpilotError('Config', `${file}: metadata.name is ${next.metadata.name}, not ${newName}`, { hint: 'the name after --to-new must match the new manifest' });
+  const target = parseTarget({
+    ...optional('time', stringFlag(args, 'time')), ...optional('lsn', stringFlag(args, 'lsn')), ...optional('xid', stringFlag(args, 'xid')),
+    ...optional('name', stringFlag(args, 'name')), immediate: boolFlag(args, 'immediate'),
+  });
+  const repo = stringFlag(args, 'repo');
+  const set = stringFlag(args, 'set');
+  const r = await restoreToNew({ sourceManifest: source, repo, set, target, newManifestFile: file, home: io.home, jobs: source.spec.backup.jobs, log: jsonLogger({ level: 'warn' }) });
+  io.out(`cluster ${newName} restored from backup ${r.backup} to ${describeTarget(target)}: timeline ${r.recoveredTo.timeline}, LSN ${r.recoveredTo.lsn}`);
+  io.out(renderStatus(r.up.status));
+  return 0;
+}
+
+function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return value === undefined ? {} : ({ [key]: value } as Partial<Record<K, string>>);
+}
+
+/** pg_create_restore_point on the primary, recorded in every repository so a restore can find the backup before it. */
+export async function cmdRestorePoint(args: ParsedArgs, io: Io): Promise<number> {
+  const name = args.positionals[0] ?? '';
+  const point = args.positionals[1] ?? '';
+  if (point === '') throw new PgpilotError('Usage', 'pgpilot restore-point NAME POINT: the point needs a name');
+  const manifest = await loadManifest(clusterPaths(name, io.home).manifest);
+  const view = await loadView(await locateCluster(name, io.home, stringFlag(args, 'dcs'), stringFlag(args, 'namespace')));
+  const leader = view.members.find((m) => m.name === view.leader?.name);
+  if (leader === undefined) throw new PgpilotError('State', `cluster ${name} has no primary to create a restore point on`);
+  const url = new URL(leader.data.conn_url);
+  const password = await readSecretFile(clusterPaths(name, io.home).superuserPassword);
+  const client = await connect({ host: url.hostname, port: Number(url.port || 5432), user: 'postgres', password, database: 'postgres' });
+  let row;
+  try {
+    row = (await client.query<{ lsn: string; tli: number }>('SELECT pg_create_restore_point($1)::text AS lsn, (SELECT timeline_id FROM pg_control_checkpoint()) AS tli', [point])).rows[0];
+    await client.query('SELECT pg_switch_wal()');
+  } finally {
+    await client.end();
+  }
+  if (row === undefined) throw new PgpilotError('Postgres', 'pg_create_restore_point returned nothing');
+  for (const spec of manifest.spec.backup.repos) {
+    await recordRestorePoint(await openRepo(spec), { name: point, lsn: row.lsn, timeline: row.tli, time: new Date().toISOString() });
+  }
+  io.out(`restore point ${point} at LSN ${row.lsn} (timeline ${row.tli})`);
   return 0;
 }
 

@@ -6,7 +6,7 @@ import { cmdAgent, cmdApply, cmdDown, cmdSupervise, cmdUp } from './cmd-cluster.
 import { cmdConnection, cmdLogs, cmdPsql, cmdRestart, cmdStatus } from './cmd-inspect.js';
 import { cmdFailover, cmdHistory, cmdPause, cmdResume, cmdSwitchover } from './cmd-ha.js';
 import { cmdWalArchiver } from './cmd-wal-archiver.js';
-import { cmdArchiveStatus, cmdBackup, cmdBackups, cmdDump, cmdDumpRestore, cmdDumps, cmdExpire, cmdRestore, cmdVerify } from './cmd-backup.js';
+import { cmdArchiveStatus, cmdBackup, cmdBackups, cmdDump, cmdDumpRestore, cmdDumps, cmdExpire, cmdRestore, cmdRestorePoint, cmdVerify } from './cmd-backup.js';
 import { cmdJob } from './cmd-job.js';
 import { processIo, type Io } from './io.js';
 import type { Logger } from '../base/log.js';
@@ -94,8 +94,22 @@ const commands: Array<CommandSpec & { run: Handler; hidden?: boolean }> = [
     positionals: ['NAME'], flags: { json: { kind: 'boolean', help: 'machine-readable output' }, ...dcsFlags }, run: cmdArchiveStatus,
   },
   {
-    name: 'restore', usage: 'pgpilot restore NAME --to-dir DIR [--set LABEL] [--repo R] [-f MANIFEST]', summary: 'Reassemble a backup (full plus its diff/incr chain) into a new data directory on this host.',
-    positionals: ['NAME'], flags: { 'to-dir': { kind: 'string', help: 'an absent or empty directory' }, set: { kind: 'string', help: 'backup label (default: the newest complete)' }, repo: { kind: 'string', help: 'repository name (default: the first)' }, file: { kind: 'string', short: 'f', help: "the cluster's manifest (default: the local cluster's)" } }, run: cmdRestore,
+    name: 'restore', usage: 'pgpilot restore NAME (--to-dir DIR | --to-new NEW --new-file MANIFEST [--time T | --lsn L | --xid X | --name P | --immediate]) [--set LABEL] [--repo R] [-f MANIFEST]',
+    summary: 'Restore a backup into a directory, or into a new cluster recovered to a point in time.',
+    positionals: ['NAME'], flags: {
+      'to-dir': { kind: 'string', help: 'reassemble the backup into this absent or empty directory' },
+      'to-new': { kind: 'string', help: 'create this new cluster from the backup and the archived WAL' },
+      'new-file': { kind: 'string', help: "the new cluster's manifest (its own ports and repository)" },
+      time: { kind: 'string', help: 'recover to this time (ISO 8601)' }, lsn: { kind: 'string', help: 'recover to this LSN' },
+      xid: { kind: 'string', help: 'recover to the commit of this transaction' }, name: { kind: 'string', help: 'recover to this restore point' },
+      immediate: { kind: 'boolean', help: 'stop as soon as the backup is consistent' },
+      set: { kind: 'string', help: 'backup label (default: the newest that reaches the target)' }, repo: { kind: 'string', help: 'repository name (default: the first)' },
+      file: { kind: 'string', short: 'f', help: "the source cluster's manifest (default: the local cluster's)" },
+    }, run: cmdRestore,
+  },
+  {
+    name: 'restore-point', usage: 'pgpilot restore-point NAME POINT', summary: 'Create a named restore point on the primary (pg_create_restore_point) and record it in the repositories.',
+    positionals: ['NAME', 'POINT'], flags: { ...dcsFlags }, run: cmdRestorePoint,
   },
   {
     name: 'dump', usage: 'pgpilot dump NAME [--db DB[,DB]]', summary: 'Take a logical dump now: pg_dump -Fc per database plus the globals.',

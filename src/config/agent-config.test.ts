@@ -49,7 +49,7 @@ test('defaults fill the optional fields; addresses and the socket directory deri
     parameters: {},
   });
   assert.equal(config.api.connectAddress, '127.0.0.1');
-  assert.deepEqual(config.bootstrap, { users: [], databases: [] });
+  assert.deepEqual(config.bootstrap, { method: 'initdb', users: [], databases: [] });
   assert.deepEqual(config.ha, { ttl: 3, loopWait: 1, retryTimeout: 1, maximumLagOnFailover: 1048576 });
   assert.deepEqual(config.synchronous, { mode: 'off', number: 1, strict: false });
   assert.deepEqual(config.tags, { nofailover: false });
@@ -65,6 +65,7 @@ test('render then parse gives the same config', () => {
       parameters: { shared_buffers: '128MB', max_connections: 100, hot_standby: true, log_min_duration_statement: '100' },
     },
     bootstrap: {
+      method: 'initdb',
       users: [{ name: 'app', options: ['CREATEDB'], passwordFile: '/var/lib/pgpilot/ha/app.password' }],
       databases: [{ name: 'app', owner: 'app' }],
     },

@@ -88,6 +88,10 @@ export const agentConfigSchema = schemaFor<AgentConfig>()(
     ),
     bootstrap: object(
       {
+        method: enumOf(['initdb', 'existing', 'none'], {
+          default: 'initdb',
+          description: 'How this member may initialize a new cluster: initdb; existing (adopt the data directory there, e.g. a restored backup); none (only clone).',
+        }),
         users: array(
           object(
             { ...userFields, passwordFile: absolutePath({ description: "File holding the role's password." }) },

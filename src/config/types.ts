@@ -134,6 +134,11 @@ export interface AgentConfig {
     replicationPasswordFile: string;
   };
   bootstrap: {
+    /**
+     * How this member may initialize a new cluster: `initdb`; `existing`: adopt the data directory already there (a
+     * restored backup); `none`: never (wait for a leader and clone it).
+     */
+    method: 'initdb' | 'existing' | 'none';
     users: Array<UserSpec & { passwordFile: string }>;
     databases: DatabaseSpec[];
   };

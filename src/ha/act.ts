@@ -10,7 +10,8 @@ async function bootstrap(ctx: ActContext): Promise<void> {
   if (!(await store.claimInitialize())) return ctx.logger.info('another member won the race to initialize the cluster');
   try {
     ctx.setState('initializing new cluster');
-    await local.initdb();
+    // A restored data directory is adopted as it is; otherwise initdb creates one.
+    if (config.bootstrap.method !== 'existing') await local.initdb();
     await local.configure(null, config.postgres.parameters);
     await local.start();
     await local.createRolesAndDatabases(config.bootstrap.users, config.bootstrap.databases);
@@ -25,7 +26,8 @@ async function bootstrap(ctx: ActContext): Promise<void> {
   } catch (e) {
     ctx.setState('initdb failed');
     await local.stop('immediate').catch(() => undefined);
-    await local.removeDataDir();
+    // Never delete a restored data directory: it may be the only copy of the data.
+    if (config.bootstrap.method !== 'existing') await local.removeDataDir();
     await store.releaseLeader(config.name).catch(() => false);
     await store.cancelInitialize();
     throw e;

@@ -34,7 +34,7 @@ type Over = Partial<Observation> & { pg?: PgSnapshot | undefined; name?: string;
 function obs(over: Over = {}): Observation {
   const { pg, name, wasPrimary, ...rest } = over;
   return {
-    now: 100_000, me: { name: name ?? 'm1', nofailover: false }, dcs: view(), holdsLeader: false,
+    now: 100_000, me: { name: name ?? 'm1', nofailover: false, bootstrap: 'initdb' }, dcs: view(), holdsLeader: false,
     local: { dataDir: 'initialized', postmasterPid: pg === undefined ? undefined : 42, pg, following: undefined, wasPrimary },
     maximumLagOnFailover: 1024, ttlMs: 4000, loopWaitMs: 1000, requestTimeoutMs: 1000, sync: { mode: 'off', number: 1, strict: false }, peers: undefined,
     latches: { primaryStartFailures: 0, failsafeFrom: undefined, leaseRenewedAt: 99_000, notStreamingSince: undefined }, ...rest,
@@ -109,7 +109,7 @@ test('equal positions break the tie by name; nofailover and excessive lag block 
   const members = [member('m1', { received_location: 100 }), member('m2', { received_location: 100 })];
   assert.equal(decide(obs({ name: 'm1', pg: replicaPg(100n), dcs: view({ members }) })).action.kind, 'promote');
   assert.equal(decide(obs({ name: 'm2', pg: replicaPg(100n), dcs: view({ members }) })).action.kind, 'follow');
-  const tagged = decide(obs({ name: 'm1', pg: replicaPg(100n), dcs: view({ members }), me: { name: 'm1', nofailover: true } }));
+  const tagged = decide(obs({ name: 'm1', pg: replicaPg(100n), dcs: view({ members }), me: { name: 'm1', nofailover: true, bootstrap: 'initdb' } }));
   assert.match(tagged.reason, /nofailover/);
   const lagging = decide(obs({ name: 'm1', pg: replicaPg(100n), dcs: view({ members, optime: 5000 }) }));
   assert.equal(lagging.action.kind, 'follow');
@@ -192,4 +192,12 @@ test('a data directory of another cluster is refused', () => {
   const d = decide(obs({ pg: { ...replicaPg(1n), systemIdentifier: '9999' } }));
   assert.equal(d.action.kind, 'wait');
   assert.match(d.reason, /refusing to join/);
+});
+
+test('a restored first member bootstraps from its data directory; the others wait instead of running initdb', () => {
+  const uninitialized = view({ initialize: undefined });
+  const restored = obs({ name: 'm1', dcs: uninitialized, me: { name: 'm1', nofailover: false, bootstrap: 'existing' } });
+  assert.equal(decide(restored).action.kind, 'bootstrap');
+  const other = obs({ name: 'm2', dcs: uninitialized, me: { name: 'm2', nofailover: false, bootstrap: 'none' } });
+  assert.equal(decide({ ...other, local: { ...other.local, dataDir: 'missing' } }).action.kind, 'wait');
 });

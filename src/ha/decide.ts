@@ -51,7 +51,8 @@ function decideWithoutDcs(obs: Observation): Decision {
 }
 
 function decideWithoutData(view: ClusterView, obs: Observation): Decision {
-  if (view.initialize === undefined) return decision({ kind: 'bootstrap' }, 'cluster not initialized: racing to bootstrap it');
+  if (view.initialize === undefined && obs.me.bootstrap === 'initdb') return decision({ kind: 'bootstrap' }, 'cluster not initialized: racing to bootstrap it');
+  if (view.initialize === undefined) return decision({ kind: 'wait' }, 'cluster not initialized: waiting for the member that bootstraps it');
   const leader = leaderMember(view);
   if (leader !== undefined && leader.name !== obs.me.name) {
     return decision({ kind: 'clone', from: leader }, `no data directory: cloning from leader ${leader.name}`);
@@ -148,6 +149,9 @@ export function decide(obs: Observation): Decision {
   const { local } = obs;
   if (view === undefined) return decideWithoutDcs(obs);
   if (local.dataDir === 'missing') return decideWithoutData(view, obs);
+  if (view.initialize === undefined && obs.me.bootstrap === 'existing' && local.postmasterPid === undefined) {
+    return decision({ kind: 'bootstrap' }, 'cluster not initialized: bootstrapping from the data directory already here (a restored backup)');
+  }
   if (local.pg !== undefined && view.initialize !== undefined && view.initialize !== '' && view.initialize !== local.pg.systemIdentifier) {
     return decision({ kind: 'wait' }, `system identifier ${local.pg.systemIdentifier} differs from the cluster's ${view.initialize}: refusing to join`);
   }

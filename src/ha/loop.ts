@@ -226,7 +226,7 @@ export class HaLoop {
     const effective = view ?? this.lastView;
     return {
       now: this.now(),
-      me: { name: config.name, nofailover: config.tags.nofailover },
+      me: { name: config.name, nofailover: config.tags.nofailover, bootstrap: config.bootstrap.method },
       dcs: view,
       holdsLeader: dcs?.holdsLeader ?? false,
       local: { dataDir, postmasterPid, pg, following: local.upstream?.name, wasPrimary },

@@ -63,7 +63,7 @@ export interface Latches {
 export interface Observation {
   /** Milliseconds since epoch, passed in: decide() never reads the clock. */
   now: number;
-  me: { name: string; nofailover: boolean };
+  me: { name: string; nofailover: boolean; bootstrap: 'initdb' | 'existing' | 'none' };
   /** undefined when the DCS could not be read this loop. */
   dcs: ClusterView | undefined;
   /** Our session holds the leader key. */

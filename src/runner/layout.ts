@@ -21,6 +21,8 @@ export interface ClusterPaths {
   /** rw/ and ro/: one pgbouncer's files each. */
   poolerDir: string;
   secretsDir: string;
+  /** Written by `pgpilot restore --to-new`: the first member's data directory is a restored backup. */
+  restoredMarker: string;
   superuserPassword: string;
   replicationPassword: string;
   apiToken: string;
@@ -45,6 +47,7 @@ export function clusterPaths(name: string, home = pgpilotHome()): ClusterPaths {
     etcdLog: path.join(dir, 'etcd.log'),
     poolerDir: path.join(dir, 'pooler'),
     secretsDir,
+    restoredMarker: path.join(dir, 'restored-from.json'),
     superuserPassword: path.join(secretsDir, 'superuser.password'),
     replicationPassword: path.join(secretsDir, 'replication.password'),
     apiToken: path.join(secretsDir, 'api.token'),

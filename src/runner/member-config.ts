@@ -3,7 +3,11 @@ import path from 'node:path';
 import type { AgentConfig, Manifest } from '../config/types.js';
 import { clusterPaths, memberName } from './layout.js';
 
-export function memberConfigs(manifest: Manifest, dcsEndpoints: string[], home: string): AgentConfig[] {
+/**
+ * `restored`: the first member's data directory holds a restored backup (`pgpilot restore --to-new`): it bootstraps
+ * the cluster from it, and the others wait to clone it instead of racing to run initdb.
+ */
+export function memberConfigs(manifest: Manifest, dcsEndpoints: string[], home: string, restored = false): AgentConfig[] {
   const { spec } = manifest;
   const name = manifest.metadata.name;
   const paths = clusterPaths(name, home);
@@ -34,6 +38,7 @@ export function memberConfigs(manifest: Manifest, dcsEndpoints: string[], home: 
       },
       secrets: { superuserPasswordFile: paths.superuserPassword, replicationPasswordFile: paths.replicationPassword },
       bootstrap: {
+        method: restored ? (i === 0 ? 'existing' : 'none') : 'initdb',
         users: spec.users.map((u) => ({ ...u, passwordFile: paths.userPassword(u.name) })),
         databases: spec.databases,
       },

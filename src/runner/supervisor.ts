@@ -76,7 +76,8 @@ export async function runSupervisor(name: string, home: string, logger: Logger):
 
   const reconcile = async (): Promise<void> => {
     const manifest = await loadManifest(paths.manifest);
-    const desired = memberConfigs(manifest, state.dcsEndpoints, home);
+    const restored = await fs.stat(paths.restoredMarker).then(() => true, () => false);
+    const desired = memberConfigs(manifest, state.dcsEndpoints, home, restored);
     for (const config of desired) {
       if (agents.has(config.name)) continue;
       const member = paths.member(config.name);

@@ -96,7 +96,7 @@ async function checkPortsFree(manifest: Manifest): Promise<void> {
   }
 }
 
-async function prepareFiles(paths: ClusterPaths, manifest: Manifest, file: string): Promise<void> {
+export async function prepareFiles(paths: ClusterPaths, manifest: Manifest, file: string): Promise<void> {
   // Directories stay traversable (0755) so the unprivileged PostgreSQL user reaches its data directory.
   await fs.mkdir(paths.dir, { recursive: true, mode: 0o755 });
   await fs.mkdir(paths.secretsDir, { recursive: true, mode: 0o700 });

@@ -1,0 +1,238 @@
+// `pgpilot restore NAME --to-new NEW`: restore a backup, recover to a target, and start a new cluster on the result.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { PgpilotError, errorMessage } from '../base/errors.js';
+import type { Logger } from '../base/log.js';
+import { waitFor } from '../base/wait.js';
+import { completeBackups } from '../backup/catalog.js';
+import { type RecoveryTarget, chooseBackup, describeTarget, recoverySettings } from '../backup/recovery-target.js';
+import { type Repo, openRepo } from '../backup/repo.js';
+import { requireRestorePoint } from '../backup/restore-points.js';
+import { restoreToDir } from '../backup/restore-to-dir.js';
+import { getWal, listWal } from '../backup/wal-archive.js';
+import { describeEnd, parseHistories, walChain } from '../backup/wal-chain.js';
+import { loadManifest } from '../config/manifest.js';
+import type { BackupRepoSpec, Manifest } from '../config/types.js';
+import { formatLsn, parseLsn } from '../model/lsn.js';
+import { parseSegmentName } from '../model/wal.js';
+import { type RunAs, chownR, ensureDir, isRoot, resolveRunAs } from '../pg/os-user.js';
+import { readPostmasterPid, startPostgres, stopPostgres } from '../pg/postmaster.js';
+import { connect, type PgClient } from '../pg/query.js';
+import { ensureRole } from '../pg/roles.js';
+import { clusterPaths, memberName } from './layout.js';
+import { freePort } from './ports.js';
+import { readState } from './state.js';
+import { prepareFiles, up, type UpResult } from './up.js';
+
+export interface RestoreNewRequest {
+  /** The source cluster's manifest: where its repositories are. */
+  sourceManifest: Manifest;
+  repo: string | undefined;
+  set: string | undefined;
+  target: RecoveryTarget;
+  /** The new cluster's manifest file. */
+  newManifestFile: string;
+  home: string;
+  jobs: number;
+  log: Logger;
+  now?: () => Date;
+}
+
+export interface RestoreNewResult {
+  backup: string;
+  recoveredTo: { timeline: number; lsn: string };
+  up: UpResult;
+}
+
+const MARK = '# Added by pgpilot restore';
+const RECOVERY_TIMEOUT_MS = 6 * 3600_000;
+
+/** Validates everything first; the new cluster's directory is removed again if anything fails before it starts. */
+export async function restoreToNew(req: RestoreNewRequest): Promise<RestoreNewResult> {
+  const now = req.now ?? (() => new Date());
+  // Validate: the new manifest, the repository, the backup, the target and the WAL chain, before writing anything.
+  const next = await loadManifest(req.newManifestFile);
+  const newName = next.metadata.name;
+  const paths = clusterPaths(newName, req.home);
+  if ((await readState(paths.state)) !== undefined || (await exists(paths.dir))) {
+    throw new PgpilotError('State', `a cluster named ${newName} already exists under ${req.home}`, { hint: 'choose another metadata.name for the new cluster, or remove the old one with pgpilot down --destroy' });
+  }
+  const spec = sourceRepo(req.sourceManifest, req.repo);
+  refuseSharedRepo(spec, next);
+  const repo = await openRepo(spec);
+  const target = req.target.kind === 'name' ? { ...req.target, lsn: parseLsn((await requireRestorePoint(repo, req.target.name)).lsn) } : req.target;
+  if (target.kind === 'time' && target.time.getTime() > now().getTime()) {
+    throw new PgpilotError('Backup', `cannot restore to ${describeTarget(target)}: it is in the future`, { hint: 'give a time in the past (UTC unless the time names its zone)' });
+  }
+  const backup = chooseBackup(await completeBackups(repo.storage), target, req.set);
+  const chain = await planWal(repo, backup.timeline, backup.startWal, target);
+  req.log.info('restore plan', { backup: backup.label, target: describeTarget(target), walSegments: chain.segments.length, archiveEnd: describeEnd(chain) });
+
+  // Restore the backup into the first member's data directory, with the WAL recovery reads beside it.
+  const member = paths.member(memberName(newName, 0));
+  const owner = isRoot() ? await resolveRunAs('postgres') : undefined;
+  try {
+    await prepareFiles(paths, next, req.newManifestFile);
+    await fs.mkdir(member.dir, { recursive: true, mode: 0o755 });
+    await restoreToDir({ repo, label: backup.label, dir: member.dataDir, jobs: req.jobs, log: req.log, ...(owner === undefined ? {} : { owner }) });
+    const walDir = path.join(member.dir, 'restore-wal');
+    await fetchWal(repo, [...chain.histories, ...chain.segments], walDir, req.jobs, owner);
+    // Recover to the target in a private PostgreSQL (socket only, trust in a 0700 directory), then set the new
+    // cluster's passwords before anything can connect over TCP.
+    const recovered = await recover({ dataDir: member.dataDir, socketDir: member.socketDir, logFile: member.postgresLog, walDir, target, owner, log: req.log }, async (client) => {
+      await ensureRole(client, { name: 'postgres', options: ['SUPERUSER'], passwordFile: paths.superuserPassword });
+      await ensureRole(client, { name: 'replicator', options: [], replication: true, passwordFile: paths.replicationPassword });
+      for (const u of next.spec.users) await ensureRole(client, { name: u.name, options: u.options, passwordFile: paths.userPassword(u.name) });
+    });
+    await fs.rm(walDir, { recursive: true, force: true });
+    await fs.writeFile(paths.restoredMarker, JSON.stringify({ repo: spec.name, backup: backup.label, target: describeTarget(target), recoveredTo: recovered, at: now().toISOString() }, null, 2));
+    // Start the new cluster: its first member adopts this data directory, the others clone it.
+    return { backup: backup.label, recoveredTo: recovered, up: await up(req.newManifestFile, req.home) };
+  } catch (e) {
+    const pid = await readPostmasterPid(member.dataDir).catch(() => undefined);
+    if (pid !== undefined) await stopPostgres(member.dataDir, 'immediate', 30_000, req.log).catch(() => undefined);
+    if ((await readState(paths.state)) === undefined) await fs.rm(paths.dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+function sourceRepo(manifest: Manifest, name: string | undefined): BackupRepoSpec {
+  const repos = manifest.spec.backup.repos;
+  const spec = name === undefined ? repos[0] : repos.find((r) => r.name === name);
+  if (spec === undefined) {
+    throw new PgpilotError('NotFound', name === undefined ? `cluster ${manifest.metadata.name} has no backup repository` : `cluster ${manifest.metadata.name} has no repository "${name}"`, {
+      hint: `repositories: ${repos.map((r) => r.name).join(', ') || 'none'}`,
+    });
+  }
+  return spec;
+}
+
+/** A restored cluster keeps the source's system identifier: archiving both into one repository would mix them. */
+function refuseSharedRepo(source: BackupRepoSpec, next: Manifest): void {
+  const where = (r: BackupRepoSpec): string => (r.path !== '' ? path.resolve(r.path) : `s3://${r.s3.endpoint}/${r.s3.bucket}/${r.s3.prefix}`);
+  const clash = next.spec.backup.repos.find((r) => where(r) === where(source));
+  if (clash !== undefined) {
+    throw new PgpilotError('Config', `the new cluster's repository ${clash.name} is the source's repository (${where(source)})`, {
+      hint: 'give the new cluster its own repository path or prefix: both clusters share a system identifier',
+    });
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fs.stat(p).then(() => true, () => false);
+}
+
+/** The WAL recovery reads, checked for gaps; an LSN target past the end of the archive is an error. */
+async function planWal(repo: Repo, tli: number, startWal: string, target: RecoveryTarget): Promise<{ segments: string[]; histories: string[] } & ReturnType<typeof walChain>> {
+  const archived = await listWal(repo);
+  const historyFiles = archived.filter((w) => w.kind === 'history');
+  const texts = new Map<number, string>();
+  for (const h of historyFiles) texts.set(h.tli, (await readWalText(repo, h.name)) ?? '');
+  const startSegNo = parseSegmentName(startWal).segNo;
+  const until = target.kind === 'lsn' || (target.kind === 'name' && target.lsn !== undefined) ? (target.lsn as bigint) / BigInt(16 * 1024 * 1024) : undefined;
+  const chain = walChain(archived, parseHistories(texts), { tli, startSegNo }, until);
+  if ((target.kind === 'lsn' || target.kind === 'name') && target.lsn !== undefined && target.lsn >= chain.endLsn) {
+    throw new PgpilotError('Backup', `cannot restore to ${describeTarget(target)}: it is after the newest archived WAL, which ends at ${describeEnd(chain)}`, {
+      hint: 'choose an earlier target, or wait for the archive to catch up (pgpilot archive-status)',
+    });
+  }
+  return { ...chain, histories: historyFiles.map((h) => h.name) };
+}
+
+async function readWalText(repo: Repo, name: string): Promise<string | undefined> {
+  const tmp = path.join(await fs.mkdtemp('/tmp/pgpilot-history-'), name);
+  try {
+    return (await getWal(repo, name, tmp)) ? await fs.readFile(tmp, 'utf8') : undefined;
+  } finally {
+    await fs.rm(path.dirname(tmp), { recursive: true, force: true });
+  }
+}
+
+/** Fetches the WAL files recovery needs, `jobs` at a time: recovery then reads them with a plain copy. */
+async function fetchWal(repo: Repo, names: string[], dir: string, jobs: number, owner: RunAs | undefined): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < names.length) {
+      const name = names[next++] as string;
+      if (!(await getWal(repo, name, path.join(dir, name)))) throw new PgpilotError('Archive', `WAL file ${name} vanished from repository ${repo.name} during the restore`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
+  if (owner !== undefined) await chownR(dir, owner);
+}
+
+const confQuote = (v: string): string => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+const shellQuote = (v: string): string => `'${v.replace(/'/g, "'\\''")}'`;
+
+interface RecoverOptions {
+  dataDir: string;
+  socketDir: string;
+  logFile: string;
+  walDir: string;
+  target: RecoveryTarget;
+  owner: RunAs | undefined;
+  log: Logger;
+}
+
+/**
+ * Starts PostgreSQL on the restored directory in archive recovery towards the target, waits for it to promote, runs
+ * `finish` on a superuser connection, stops it cleanly and removes the temporary settings.
+ */
+async function recover(o: RecoverOptions, finish: (client: PgClient) => Promise<void>): Promise<{ timeline: number; lsn: string }> {
+  const runAs = o.owner ?? (await resolveRunAs(process.env['USER'] ?? 'postgres'));
+  await ensureDir(o.socketDir, 0o700, runAs);
+  const hba = path.join(o.dataDir, 'pgpilot-restore-hba.conf');
+  await fs.writeFile(hba, 'local all all trust\n', { mode: 0o600 });
+  const auto = path.join(o.dataDir, 'postgresql.auto.conf');
+  const original = stripOurs(await fs.readFile(auto, 'utf8').catch(() => ''));
+  const port = await freePort();
+  const restoreCommand = `cp ${shellQuote(`${o.walDir}/`).replace(/%/g, '%%')}%f %p`;
+  const settings = [
+    MARK, "archive_mode = 'off'", "listen_addresses = ''", `port = ${port}`, `unix_socket_directories = ${confQuote(o.socketDir)}`,
+    `hba_file = ${confQuote(hba)}`, ...recoverySettings(o.target, restoreCommand),
+  ];
+  await fs.writeFile(auto, `${original}${settings.join('\n')}\n`, { mode: 0o600 });
+  await fs.writeFile(path.join(o.dataDir, 'recovery.signal'), '', { mode: 0o600 });
+  if (o.owner !== undefined) await chownR(o.dataDir, o.owner);
+  let exited: string | undefined;
+  await startPostgres({ binDir: '/usr/lib/postgresql/15/bin', dataDir: o.dataDir, runAs, logFile: o.logFile, log: o.log, timeoutMs: RECOVERY_TIMEOUT_MS, dieWithParent: true, onExit: (why) => (exited = why) });
+  const conn = { host: o.socketDir, port, user: 'postgres', database: 'postgres', statementTimeoutMs: 60_000 };
+  try {
+    await waitFor('recovery to reach its target and promote', async () => {
+      if (exited !== undefined) throw new PgpilotError('Backup', 'PostgreSQL stopped during recovery');
+      const c = await connect(conn);
+      try {
+        return (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]?.r === false;
+      } finally {
+        await c.end();
+      }
+    }, { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 250 });
+  } catch (e) {
+    const tail = (await fs.readFile(o.logFile, 'utf8').catch(() => '')).split('\n').filter((l) => /FATAL|ERROR|PANIC/.test(l)).slice(-3).join('\n');
+    throw new PgpilotError('Backup', `recovery to ${describeTarget(o.target)} failed${tail === '' ? `: ${errorMessage(e)}` : `:\n${tail}`}`, {
+      hint: 'a target after the last archived WAL is never reached: choose an earlier one (pgpilot backups shows the window)',
+    });
+  }
+  const client = await connect(conn);
+  let at: { timeline: number; lsn: string };
+  try {
+    await finish(client);
+    await client.query('CHECKPOINT');
+    const row = (await client.query<{ tli: number; lsn: string }>('SELECT timeline_id AS tli, pg_current_wal_lsn()::text AS lsn FROM pg_control_checkpoint()')).rows[0];
+    at = { timeline: row?.tli ?? 0, lsn: row?.lsn ?? formatLsn(0n) };
+  } finally {
+    await client.end();
+  }
+  await stopPostgres(o.dataDir, 'fast', 120_000, o.log);
+  await fs.writeFile(auto, original, { mode: 0o600 });
+  await fs.rm(hba, { force: true });
+  if (o.owner !== undefined) await chownR(o.dataDir, o.owner);
+  return at;
+}
+
+/** postgresql.auto.conf without what pgpilot's restore appended (everything from its marker line on). */
+function stripOurs(text: string): string {
+  const at = text.indexOf(MARK);
+  return at < 0 ? text : text.slice(0, at);
+}

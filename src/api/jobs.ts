@@ -68,7 +68,14 @@ export interface BackupEntry {
 
 /** GET /backups: the `list` job's result; a repository that could not be read has an error instead of backups. */
 export interface BackupListing {
-  repos: Array<{ name: string; location?: string; backups?: BackupEntry[]; error?: string }>;
+  repos: Array<{ name: string; location?: string; backups?: BackupEntry[]; window?: RecoveryWindowDocument | null; error?: string }>;
+}
+
+/** The points a restore can reach in one repository (see backup/recovery-window.ts). */
+export interface RecoveryWindowDocument {
+  earliest: { backup: string; lsn: string; time: string; timeline: number };
+  latest: { lsn: string; timeline: number } | { error: string };
+  timelines: { timeline: number; fromLsn: string; toLsn: string }[];
 }
 
 /** The WAL archiver's `archive-status.json` (the type lives in model/, shared with the archiver). */

@@ -173,7 +173,8 @@ export function walCodec(repo: Repo, stored: ArchivedWal): CodecOptions {
   });
 }
 
-async function readStored(repo: Repo, stored: ArchivedWal): Promise<Buffer> {
+/** The decoded content of an archived file (a history file, typically; segments are 16 MiB). */
+export async function readStored(repo: Repo, stored: ArchivedWal): Promise<Buffer> {
   return decodeBuffer(walCodec(repo, stored), await repo.storage.readBuffer(stored.path), `${repo.name}:${stored.path}`);
 }
 

@@ -83,6 +83,12 @@ export async function cmdBackups(args: ParsedArgs, io: Io): Promise<number> {
     }
     const rows = (repo.backups ?? []).map((b) => [b.label, b.type, b.status, b.startTime ?? '', b.stopTime ?? '', b.startLsn ?? '', b.stopLsn ?? '', String(b.timeline ?? ''), mib(b.databaseSize), mib(b.storedSize), b.reference ?? '']);
     io.out(rows.length === 0 ? '  no backups' : table(['Label', 'Type', 'Status', 'Start', 'Stop', 'Start LSN', 'Stop LSN', 'TL', 'Size', 'Stored', 'Reference'], rows));
+    const w = repo.window;
+    if (w !== undefined && w !== null) {
+      const latest = 'error' in w.latest ? `unknown: ${w.latest.error}` : `LSN ${w.latest.lsn} on timeline ${w.latest.timeline} (end of the archived WAL)`;
+      io.out(`  recoverable from ${w.earliest.time} (LSN ${w.earliest.lsn}, end of ${w.earliest.backup}) to ${latest}`);
+      for (const t of w.timelines) io.out(`  timeline ${t.timeline}: WAL archived from ${t.fromLsn} to ${t.toLsn}`);
+    }
   }
   return list.repos.some((r) => r.error !== undefined) ? 100 : 0;
 }

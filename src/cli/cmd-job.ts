@@ -4,6 +4,7 @@ import { PgpilotError, errorMessage } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
 import { listCatalog } from '../backup/catalog.js';
 import { expireRepo } from '../backup/expire.js';
+import { recoveryWindow } from '../backup/recovery-window.js';
 import { expireDumps, listDumps } from '../backup/logical-catalog.js';
 import { takeDump } from '../backup/logical-dump.js';
 import { restoreDump } from '../backup/logical-restore.js';
@@ -61,7 +62,11 @@ async function runJob(kind: JobKind, config: AgentConfig, options: Options, log:
     case 'expire':
       return forRepos(config, options, true, async (repo, spec) => expireRepo(repo, spec, new Date(), log));
     case 'list':
-      return forRepos(config, options, false, async (repo) => ({ location: repo.storage.location, backups: (await listCatalog(repo.storage)).map(summarizeEntry) }));
+      return forRepos(config, options, false, async (repo) => {
+        const catalog = await listCatalog(repo.storage);
+        const complete = catalog.flatMap((e) => (e.status === 'complete' ? [e.manifest] : []));
+        return { location: repo.storage.location, backups: catalog.map(summarizeEntry), window: (await recoveryWindow(repo, complete)) ?? null };
+      });
     case 'dump':
       return jobDump(config, options, log);
     case 'dumps':

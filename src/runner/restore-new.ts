@@ -10,6 +10,7 @@ import { type Repo, openRepo } from '../backup/repo.js';
 import { requireRestorePoint } from '../backup/restore-points.js';
 import { restoreToDir } from '../backup/restore-to-dir.js';
 import { getWal, listWal } from '../backup/wal-archive.js';
+import { archivedHistories } from '../backup/recovery-window.js';
 import { describeEnd, parseHistories, walChain } from '../backup/wal-chain.js';
 import { loadManifest } from '../config/manifest.js';
 import type { BackupRepoSpec, Manifest } from '../config/types.js';
@@ -126,8 +127,7 @@ async function exists(p: string): Promise<boolean> {
 async function planWal(repo: Repo, tli: number, startWal: string, target: RecoveryTarget): Promise<{ segments: string[]; histories: string[] } & ReturnType<typeof walChain>> {
   const archived = await listWal(repo);
   const historyFiles = archived.filter((w) => w.kind === 'history');
-  const texts = new Map<number, string>();
-  for (const h of historyFiles) texts.set(h.tli, (await readWalText(repo, h.name)) ?? '');
+  const texts = await archivedHistories(repo, archived);
   const startSegNo = parseSegmentName(startWal).segNo;
   const until = target.kind === 'lsn' || (target.kind === 'name' && target.lsn !== undefined) ? (target.lsn as bigint) / BigInt(16 * 1024 * 1024) : undefined;
   const chain = walChain(archived, parseHistories(texts), { tli, startSegNo }, until);
@@ -137,15 +137,6 @@ async function planWal(repo: Repo, tli: number, startWal: string, target: Recove
     });
   }
   return { ...chain, histories: historyFiles.map((h) => h.name) };
-}
-
-async function readWalText(repo: Repo, name: string): Promise<string | undefined> {
-  const tmp = path.join(await fs.mkdtemp('/tmp/pgpilot-history-'), name);
-  try {
-    return (await getWal(repo, name, tmp)) ? await fs.readFile(tmp, 'utf8') : undefined;
-  } finally {
-    await fs.rm(path.dirname(tmp), { recursive: true, force: true });
-  }
 }
 
 /** Fetches the WAL files recovery needs, `jobs` at a time: recovery then reads them with a plain copy. */

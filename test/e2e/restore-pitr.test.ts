@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { BackupListing } from '../../src/api/jobs.js';
 import { waitFor } from '../../src/base/wait.js';
+import { parseLsn } from '../../src/model/lsn.js';
 import { freePortRange } from '../../src/runner/ports.js';
 import { cliOk, runCli, type CliResult } from '../support/cli.js';
 import { query, testCluster, type TestCluster } from '../support/local-cluster.js';
@@ -147,3 +149,15 @@ async function writeSource(repo: string): Promise<string> {
   await fs.writeFile(file, ['apiVersion: pgpilot.dev/v1', 'kind: PostgresCluster', `metadata: {name: ${c.name}}`, 'spec:', `  backup: {repos: [${repo}]}`].join('\n') + '\n');
   return file;
 }
+
+test('backups shows the recoverable window: from the end of the oldest backup to the end of the archive', async () => {
+  const list = JSON.parse(await cliOk(['backups', c.name, '--json'], c.env)) as BackupListing;
+  const local = list.repos.find((r) => r.name === 'local');
+  const w = local?.window;
+  assert.ok(w !== undefined && w !== null, 'a window');
+  assert.equal(w.earliest.backup, local?.backups?.[0]?.label);
+  assert.ok(!('error' in w.latest), 'no gap in the archive');
+  assert.ok(parseLsn(w.latest.lsn) > parseLsn(marks['lsn'] ?? '0/0'), `the window ends after the LSN mark: ${w.latest.lsn}`);
+  const text = await cliOk(['backups', c.name], c.env);
+  assert.match(text, /recoverable from .* to LSN .* on timeline 1/);
+});

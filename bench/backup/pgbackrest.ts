@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { resolveRunAs } from '../../src/pg/os-user.js';
 import { timedRestore, type BackupRun, type RestoreRun } from './runs.js';
-import { dirBytes, peakOf, runOk, watching } from './sample.js';
+import { dirBytes, peakOf, runOk, watching, type ProcessMatch } from './sample.js';
 
 const stanza = 'bench';
 const pgBin = '/usr/lib/postgresql/15/bin';
@@ -31,6 +31,8 @@ export interface Member {
 export interface PgbackrestSide {
   config: string;
   configText: string;
+  /** Every pgbackrest process of this configuration (main, local and async ones). */
+  processes: ProcessMatch;
   repoDir: string;
   backup(type: 'full' | 'incr'): Promise<BackupRun>;
   restore(label: string, dir: string): Promise<RestoreRun>;
@@ -73,10 +75,11 @@ export async function setupPgbackrest(dir: string, member: Member): Promise<Pgba
     return (JSON.parse(r.stdout) as Array<{ backup: InfoBackup[] }>)[0]?.backup ?? [];
   };
   await runOk(pgbackrest('stanza-create'));
+  const processes = { program: 'pgbackrest', parts: [`--config=${config}`] };
   return {
-    config, configText, repoDir,
+    config, configText, repoDir, processes,
     async backup(type) {
-      const { result: r, watched } = await watching(['pgbackrest', `--config=${config}`], () => runOk(pgbackrest(`--type=${type}`, '--no-archive-check', 'backup')));
+      const { result: r, watched } = await watching(processes, () => runOk(pgbackrest(`--type=${type}`, '--no-archive-check', 'backup')));
       const last = (await info()).at(-1);
       if (last === undefined || last.type !== type) throw new Error(`pgbackrest info shows no ${type} backup after the backup command`);
       return {
@@ -87,7 +90,7 @@ export async function setupPgbackrest(dir: string, member: Member): Promise<Pgba
     async restore(label, dir) {
       await fsp.mkdir(dir, { mode: 0o700 });
       await fsp.chown(dir, pgUser.uid, pgUser.gid);
-      return timedRestore(pgbackrest(`--pg1-path=${dir}`, `--set=${label}`, 'restore'), {}, ['pgbackrest', `--config=${config}`], dir);
+      return timedRestore(pgbackrest(`--pg1-path=${dir}`, `--set=${label}`, 'restore'), {}, processes, dir);
     },
     async startStandalone() {
       const log = path.join(dir, 'standalone.log');

@@ -9,7 +9,7 @@ import { cliOk, runCli } from '../../test/support/cli.js';
 import type { WriterTarget } from '../ha/writer.js';
 import { findProcesses, reapByMarker } from '../ha/procs.js';
 import { timedRestore, type BackupRun, type RestoreRun } from './runs.js';
-import { dirBytes, ioDelta, ioOf, peakOf, watching } from './sample.js';
+import { dirBytes, ioDelta, ioOf, peakOf, watching, type ProcessMatch } from './sample.js';
 
 export interface PgpilotSide {
   name: string;
@@ -22,8 +22,8 @@ export interface PgpilotSide {
   backup(type: 'full' | 'incr'): Promise<BackupRun>;
   restore(label: string, dir: string): Promise<RestoreRun>;
   archiveStatus(): Promise<Record<string, unknown>>;
-  /** Command-line parts that match the WAL archiver child of the agent (to watch its memory under load). */
-  archiverParts: string[];
+  /** The WAL archiver child of the agent (to watch its memory under load). */
+  archiver: ProcessMatch;
   /** `pgpilot down NAME`: every process stopped, the data kept. */
   stop(): Promise<void>;
   /** `pgpilot down NAME --destroy --yes`, then kills whatever still mentions the home; returns what it had to kill. */
@@ -56,7 +56,7 @@ export async function startPgpilot(base: string, name = 'bbench'): Promise<Pgpil
     async backup(type) {
       const agent = await agentPid();
       const before = agent === undefined ? undefined : await ioOf(agent);
-      const { result: { out, wallMs }, watched } = await watching(['job', 'backup', '--config', agentConfig], async () => {
+      const { result: { out, wallMs }, watched } = await watching({ program: 'node', parts: ['job', 'backup', '--config', agentConfig] }, async () => {
         const t0 = performance.now();
         const text = await cliOk(['backup', name, '--type', type, '--json'], env, 4 * 3600_000);
         return { out: text, wallMs: performance.now() - t0 };
@@ -71,12 +71,12 @@ export async function startPgpilot(base: string, name = 'bbench'): Promise<Pgpil
       };
     },
     restore(label, dir) {
-      return timedRestore([process.execPath, pgpilotBin, 'restore', name, '--set', label, '--to-dir', dir], env, [pgpilotBin, 'restore', '--to-dir', dir], dir);
+      return timedRestore([process.execPath, pgpilotBin, 'restore', name, '--set', label, '--to-dir', dir], env, { program: 'node', parts: [pgpilotBin, 'restore', '--to-dir', dir] }, dir);
     },
     async archiveStatus() {
       return JSON.parse(await cliOk(['archive-status', name, '--json'], env, 60_000)) as Record<string, unknown>;
     },
-    archiverParts: ['wal-archiver', '--config', agentConfig],
+    archiver: { program: 'node', parts: ['wal-archiver', '--config', agentConfig] },
     async stop() {
       await cliOk(['down', name], env, 300_000);
     },

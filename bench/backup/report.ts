@@ -35,10 +35,10 @@ export interface BackupResults {
   incr: Pair<BackupRun>;
   restore: Pair<RestoreRun>;
   archive: Pair<ArchiveResult>;
-  /** Each step's start with the 1-minute load average then. */
-  steps: Array<{ step: string; at: string; load1: number }>;
+  /** Each step: when it started, how long it took, and the other processes that used CPU meanwhile. */
+  steps: Array<{ step: string; at: string; seconds: number; otherCpu: BusyProcess[] }>;
+  /** Other processes using CPU in the second before the benchmark started anything. */
   busyAtStart: BusyProcess[];
-  busyAtEnd: BusyProcess[];
   failures: Array<{ step: string; error: string }>;
   leftovers: string[];
 }
@@ -165,7 +165,7 @@ export function targetChecks(r: BackupResults): Check[] {
     ...named(full[1], 'full backup: stored size'),
     ...named(incr[0], 'incremental backup: time'),
     ...named(incr[1], 'incremental backup: stored size'),
-    ...named(archive[0], 'WAL archive: segments behind after 60 s of pgbench'),
+    ...named(archive[0], `WAL archive: segments behind after ${r.options.archiveSeconds} s of pgbench`),
     { what: 'peak RSS of any pgpilot backup process', pgpilot: bytes(peak), pgbackrest: bytes(r.full.pgbackrest === undefined ? undefined : Math.max(r.full.pgbackrest.peakRssBytes, r.incr.pgbackrest?.peakRssBytes ?? 0, r.restore.pgbackrest?.peakRssBytes ?? 0)), ratio: '–', target: '≤ 200 MB', pass: peak === undefined ? undefined : peak <= 200 * MB },
   ];
 }
@@ -179,7 +179,6 @@ export function renderMarkdown(r: BackupResults): string {
   const e = r.environment;
   const o = r.options;
   const busy = (list: BusyProcess[]): string => (list.length === 0 ? 'none above 10 % of a CPU' : list.map((b) => `${b.cpuPercent} % ${b.command}`).join('; '));
-  const loads = r.steps.map((s) => s.load1);
   const out: string[] = [
     '# Backups: pgpilot and pgBackRest 2.45, side by side',
     '',
@@ -189,7 +188,7 @@ export function renderMarkdown(r: BackupResults): string {
     `- machine: ${e.machine.cpus} CPUs (${e.machine.cpuModel}), ${e.machine.memoryGiB} GiB memory, Linux ${e.machine.kernel}; repositories, restores and the database on the same local disk`,
     `- versions: ${Object.entries(e.versions).map(([k, v]) => `${k} ${v}`).join('; ')}`,
     `- database: pgbench scale ${o.scale}${r.database === undefined ? ' (not built)' : `, ${bytes(r.database.sizeBytes)} (pg_database_size), built in ${r.database.initSeconds.toFixed(0)} s`}; one pgpilot member (PostgreSQL ${e.versions['PostgreSQL'] ?? ''}), both tools back up this same data directory`,
-    `- other load on the machine: 1-minute load average ${loads.length === 0 ? '–' : `${Math.min(...loads).toFixed(2)} to ${Math.max(...loads).toFixed(2)}`} at the steps' starts; busy processes at the start: ${busy(r.busyAtStart)}; at the end: ${busy(r.busyAtEnd)}`,
+    `- other load on the machine: before the start, ${busy(r.busyAtStart)}; during each step, see [Steps](#steps)`,
     `- page cache dropped (\`sync; echo 3 > /proc/sys/vm/drop_caches\`) before each timed run: ${r.cacheDropped ? 'yes' : 'no (not permitted): the runs may have read from the cache'}`,
     '',
     '## Targets',
@@ -239,6 +238,12 @@ export function renderMarkdown(r: BackupResults): string {
     '',
     table(['process', 'peak RSS'], pgpilotPeaks(r).map((p) => [p.what, bytes(p.bytes)])),
     '',
+    '## Steps',
+    '',
+    'Other processes (not the benchmark\'s, nor the clusters\') that used more than 10 % of one CPU on average during the step; the machine has ' + `${e.machine.cpus} CPUs. Processes that started and ended within a step are not seen.`,
+    '',
+    table(['step', 'start', 'seconds', 'other processes\' CPU'], r.steps.map((s) => [s.step, s.at.slice(11, 19), s.seconds.toFixed(1), busy(s.otherCpu)])),
+    '',
     '## How each figure was measured',
     '',
     '- **Sequence** (one run, one machine, one thing at a time): `pgpilot up` (1 member) → `pgbench -i -s SCALE` over TCP → pgBackRest `stanza-create` on the member\'s data directory → pgpilot full → pgBackRest full → pgbench `-t` load → pgpilot incr → pgBackRest incr → pgpilot restore → pgBackRest restore → pgpilot archive test → `pgpilot down` (data kept), the same data directory started as a plain PostgreSQL with `-c archive_command=\'pgbackrest ... archive-push %p\'` → pgBackRest archive test → stop, `pgpilot down --destroy --yes`.',
@@ -246,7 +251,7 @@ export function renderMarkdown(r: BackupResults): string {
     '- **Time**: wall clock from starting the command to its exit, as a user waits for it: `pgpilot backup NAME --type T --json` (the CLI starts a job on the agent and polls it every 300 ms; the job itself is a child process of the agent, `pgpilot job backup`); `pgbackrest --type=T --no-archive-check backup`. pgpilot\'s backup includes waiting until the stop segment is in its WAL archive; pgBackRest\'s, with `--no-archive-check`, does not wait for WAL (the cluster archives to pgpilot\'s repository, as in the anchors).',
     '- **Stored size**: apparent bytes of every file under the backup\'s directory (`backup/LABEL` for pgpilot, `backup/bench/LABEL` for pgBackRest, manifests included). WAL archives are not counted on either side. The tools\' own figures are shown beside.',
     '- **I/O**: for pgBackRest and pgpilot\'s restore, the command runs under `sh -c \'CMD; cat /proc/$$/io\'`: the kernel adds every reaped child\'s counters to its parent\'s, so that is exactly the I/O of the whole process tree (pgBackRest\'s local processes included). For pgpilot\'s backup job (started by the agent), its /proc/PID/io (all worker threads included) is sampled every 100 ms and the last sample before it exited is shown; the agent\'s own counters over the backup, which include the job\'s once reaped, are in backup.json (`agentIo`). read_bytes/write_bytes count storage I/O (after the cache drop, reads come from disk); rchar/wchar count every byte through read()/write() (pipes and sockets included).',
-    '- **Peak RSS**: VmRSS and VmHWM from /proc/PID/status of the working processes (matched by command line, wrappers excluded), sampled every 100 ms; shown is the larger of the highest VmHWM of one process (the kernel\'s exact peak) and the highest sum of VmRSS over the processes at one sample. pgpilot: the `pgpilot job backup` process, the `pgpilot restore` CLI process, the `pgpilot wal-archiver` process. pgBackRest: the main process and its local processes (up to process-max 2).',
+    '- **Peak RSS**: VmRSS and VmHWM from /proc/PID/status of the working processes (matched by command line, sh and runuser wrappers excluded), sampled every 100 ms; shown is the larger of the highest VmHWM of one process (the kernel\'s exact peak) and the highest sum of VmRSS over the processes at one sample. pgpilot: the `pgpilot job backup` process, the `pgpilot restore` CLI process, the `pgpilot wal-archiver` process. pgBackRest: the main process and its local processes (up to process-max 2).',
     '- **Restore**: `pgpilot restore NAME --set INCR --to-dir DIR` (run as root; it writes the files as postgres, and copies the WAL of the backup into pg_wal) and `pgbackrest --pg1-path=DIR --set=INCR restore` as postgres into an empty directory (default recovery type: writes recovery.signal and restore_command). The second time adds a `sync` right after the command, so both end with the files on disk (pgpilot\'s restore does not fsync the files it writes; pgBackRest\'s does).',
     `- **WAL archive**: \`pgbench -c 4 -j 2 -T ${o.archiveSeconds} -n\` over TCP, on the same data directory for both tools: first with pgpilot running (its archive_command waits for the wal-archiver child of the agent, which pushes ahead of PostgreSQL with 2 jobs), then with pgpilot stopped and the directory started as a plain PostgreSQL archiving with pgBackRest (\`archive-async=y\`, \`process-max=2\`). Every second and right when pgbench returns: segments behind = (segment of pg_current_wal_lsn) − (segment of pg_stat_archiver.last_archived_wal) − 1, i.e. complete segments PostgreSQL does not yet report archived (the segment being written is not counted). The repository count uses the newest segment present in the repository with none missing since the load started.`,
     '- **Ratios** are pgpilot / pgBackRest; a target on a ratio passes when the ratio is at or below it. MB = 10^6 bytes, GB = 10^9.',

@@ -6,12 +6,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { errorMessage } from '../../src/base/errors.js';
+import { sleep } from '../../src/base/wait.js';
 import { reapByMarker } from '../ha/procs.js';
 import { machine, versions } from './environment.js';
 import { setupPgbackrest, pgbackrestVersion, type PgbackrestSide } from './pgbackrest.js';
 import { startPgpilot, type PgpilotSide } from './pgpilot.js';
 import { targetChecks, writeReport, type BackupResults, type Options } from './report.js';
-import { busyProcesses, load1, watching } from './sample.js';
+import { otherCpu, watching } from './sample.js';
 import { archiveUnderLoad, pgbench, quiesce, sql } from './workload.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -89,7 +90,7 @@ async function main(): Promise<number> {
     options: opts,
     settings: { pgpilotManifest: '', pgbackrestConfig: undefined, postgres: {} },
     database: undefined, cacheDropped: true, load: undefined,
-    full: {}, incr: {}, restore: {}, archive: {}, steps: [], busyAtStart: [], busyAtEnd: [], failures: [], leftovers: [],
+    full: {}, incr: {}, restore: {}, archive: {}, steps: [], busyAtStart: [], failures: [], leftovers: [],
   };
   const base = await fsp.mkdtemp(path.join(os.tmpdir(), 'pgpilot-bench-backup-'));
   await fsp.chmod(base, 0o755);
@@ -112,13 +113,20 @@ async function main(): Promise<number> {
 
   const step = async <T>(name: string, fn: () => Promise<T>): Promise<T | undefined> => {
     log(name);
-    r.steps.push({ step: name, at: new Date().toISOString(), load1: load1() });
+    const entry: BackupResults['steps'][number] = { step: name, at: new Date().toISOString(), seconds: 0, otherCpu: [] };
+    r.steps.push(entry);
+    const t1 = performance.now();
+    const cpu = otherCpu(base);
     try {
       return await fn();
     } catch (e) {
       log(`${name} FAILED: ${errorMessage(e)}`);
       r.failures.push({ step: name, error: errorMessage(e) });
       return undefined;
+    } finally {
+      entry.seconds = (performance.now() - t1) / 1000;
+      entry.otherCpu = await cpu.stop();
+      if (entry.otherCpu.length > 0) log(`  meanwhile other processes used CPU: ${entry.otherCpu.map((b) => `${b.cpuPercent} % ${b.command.slice(0, 60)}`).join('; ')}`);
     }
   };
   /** A step measured from a quiet start: checkpoint done, archive caught up, page cache dropped. */
@@ -130,7 +138,9 @@ async function main(): Promise<number> {
   });
 
   try {
-    r.busyAtStart = await busyProcesses();
+    const idle = otherCpu(base);
+    await sleep(1000);
+    r.busyAtStart = await idle.stop();
     pgpilot = await step('pgpilot up (1 member, repository zstd 1, 2 jobs)', () => startPgpilot(base));
     if (pgpilot === undefined) return 1;
     const p = pgpilot;
@@ -174,7 +184,7 @@ async function main(): Promise<number> {
     }
 
     r.archive.pgpilot = await timed(`pgpilot WAL archive under ${opts.archiveSeconds} s of pgbench`, async () => {
-      const { result, watched } = await watching(p.archiverParts, () => archiveUnderLoad(t, opts.archiveSeconds, path.join(p.repoDir, 'wal')));
+      const { result, watched } = await watching(p.archiver, () => archiveUnderLoad(t, opts.archiveSeconds, path.join(p.repoDir, 'wal')));
       return { ...result, archiver: watched, status: await p.archiveStatus() };
     });
     if (b !== undefined) {
@@ -184,12 +194,11 @@ async function main(): Promise<number> {
       });
       if (standalone !== undefined) {
         r.archive.pgbackrest = await timed(`pgBackRest WAL archive under ${opts.archiveSeconds} s of pgbench`, async () => {
-          const { result, watched } = await watching(['pgbackrest', `--config=${b.config}`], () => archiveUnderLoad(t, opts.archiveSeconds, path.join(b.repoDir, 'archive')));
+          const { result, watched } = await watching(b.processes, () => archiveUnderLoad(t, opts.archiveSeconds, path.join(b.repoDir, 'archive')));
           return { ...result, archiver: watched };
         });
       }
     }
-    r.busyAtEnd = await busyProcesses();
   } finally {
     log('cleaning up');
     await cleanup();

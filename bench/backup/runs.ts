@@ -1,5 +1,5 @@
 // What a measured backup or restore run records, the same for both tools, and the timed restore they share.
-import { dirBytes, peakOf, runOk, watching, type Io, type Watched } from './sample.js';
+import { dirBytes, peakOf, runOk, watching, type Io, type ProcessMatch, type Watched } from './sample.js';
 
 export interface BackupRun {
   label: string;
@@ -28,8 +28,8 @@ export interface RestoreRun {
 }
 
 /** Restores run with `sync` timed after them, so that both tools' restores end with the files on disk. */
-export async function timedRestore(argv: string[], env: NodeJS.ProcessEnv, watchParts: string[], dir: string): Promise<RestoreRun> {
-  const { result: r, watched } = await watching(watchParts, () => runOk(argv, env));
+export async function timedRestore(argv: string[], env: NodeJS.ProcessEnv, match: ProcessMatch, dir: string): Promise<RestoreRun> {
+  const { result: r, watched } = await watching(match, () => runOk(argv, env));
   const s = await runOk(['sync']);
   return { wallMs: r.ms, syncMs: s.ms, restoredBytes: await dirBytes(dir), io: r.io, peakRssBytes: peakOf(watched), output: (r.stdout + r.stderr).trim() };
 }

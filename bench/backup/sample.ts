@@ -2,7 +2,6 @@
 // exact I/O of their whole process tree, bytes under a directory, the page cache dropped, other CPU load on the machine.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { sleep } from '../../src/base/wait.js';
 import { findProcesses, memoryOf } from '../ha/procs.js';
@@ -44,14 +43,17 @@ export interface Watched {
   samples: number;
 }
 
-/** Wrappers the benchmark starts commands through; their command lines contain the command's, they are not counted. */
-const wrappers = new Set(['sh', 'runuser']);
+/** Processes to watch: the executable's base name (argv[0]) and strings their command line contains. */
+export interface ProcessMatch {
+  program: string;
+  parts: string[];
+}
 
 /**
- * Samples every `intervalMs` all processes whose command line contains every one of `parts` (wrappers excluded):
- * VmRSS, VmHWM and /proc/PID/io. stop() ends the sampling and returns the peaks and each process's last counters.
+ * Samples every `intervalMs` all processes that match: VmRSS, VmHWM and /proc/PID/io. stop() ends the sampling and
+ * returns the peaks and each process's last counters.
  */
-export function watchProcesses(parts: string[], intervalMs = 100): { stop(): Promise<Watched> } {
+export function watchProcesses(match: ProcessMatch, intervalMs = 100): { stop(): Promise<Watched> } {
   const seen = new Map<number, WatchedProcess>();
   let peakRssBytes = 0;
   let samples = 0;
@@ -59,10 +61,10 @@ export function watchProcesses(parts: string[], intervalMs = 100): { stop(): Pro
   const loop = (async (): Promise<void> => {
     while (running) {
       let sum = 0;
-      for (const p of await findProcesses(...parts)) {
-        if (wrappers.has(path.basename(p.argv[0] ?? ''))) continue;
+      for (const p of await findProcesses(...match.parts)) {
+        if (path.basename(p.argv[0] ?? '') !== match.program) continue;
         const [mem, io] = await Promise.all([memoryOf(p.pid), ioOf(p.pid)]);
-        if (mem === undefined) continue;
+        if (mem === undefined || !Number.isFinite(mem.rss) || !Number.isFinite(mem.hwm)) continue; // gone, or a zombie
         const w = seen.get(p.pid) ?? { pid: p.pid, command: p.argv.join(' '), hwmBytes: 0, lastIo: undefined };
         w.hwmBytes = Math.max(w.hwmBytes, mem.hwm);
         w.lastIo = io ?? w.lastIo;
@@ -83,9 +85,9 @@ export function watchProcesses(parts: string[], intervalMs = 100): { stop(): Pro
   };
 }
 
-/** Runs `fn` while watching the processes that match `parts` (see watchProcesses); the watch ends even if `fn` throws. */
-export async function watching<T>(parts: string[], fn: () => Promise<T>): Promise<{ result: T; watched: Watched }> {
-  const watch = watchProcesses(parts);
+/** Runs `fn` while watching the processes that match (see watchProcesses); the watch ends even if `fn` throws. */
+export async function watching<T>(match: ProcessMatch, fn: () => Promise<T>): Promise<{ result: T; watched: Watched }> {
+  const watch = watchProcesses(match);
   let result: T;
   try {
     result = await fn();
@@ -115,12 +117,13 @@ export interface Timed {
 
 /**
  * Runs argv under `sh`, which after the command exits prints its own /proc/PID/io: the kernel adds the counters of
- * every reaped child to its parent's, so that is the I/O of the command and all its descendants.
+ * every reaped child to its parent's, so that is the I/O of the command and all its descendants. The command does not
+ * inherit that descriptor, so a daemon it starts (pg_ctl start) does not hold the run open.
  */
 export function runTimed(argv: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 4 * 3600_000): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn('sh', ['-c', '"$@"; rc=$?; cat /proc/$$/io >&3; exit $rc', 'sh', ...argv], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    const child = spawn('sh', ['-c', '"$@" 3>&-; rc=$?; cat /proc/$$/io >&3; exit $rc', 'sh', ...argv], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let io = '';
@@ -174,37 +177,62 @@ export async function dropCaches(): Promise<boolean> {
 
 export interface BusyProcess {
   pid: number;
+  /** Average share of one CPU over the window, percent. */
   cpuPercent: number;
   command: string;
 }
 
-/** Processes other than this one that used more than `minPercent` of one CPU over the next `windowMs`. */
-export async function busyProcesses(windowMs = 1000, minPercent = 10): Promise<BusyProcess[]> {
-  const ticks = async (): Promise<Map<number, { ticks: number; comm: string }>> => {
-    const out = new Map<number, { ticks: number; comm: string }>();
-    for (const entry of await fs.readdir('/proc')) {
-      if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-      const stat = await fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (fields.length > 13) out.set(Number(entry), { ticks: Number(fields[11]) + Number(fields[12]), comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) });
-    }
-    return out;
-  };
-  const before = await ticks();
-  await sleep(windowMs);
-  const after = await ticks();
-  const hz = 100;
-  const busy: BusyProcess[] = [];
-  for (const [pid, t] of after) {
-    const pct = ((t.ticks - (before.get(pid)?.ticks ?? t.ticks)) / hz / (windowMs / 1000)) * 100;
-    if (pct < minPercent) continue;
-    const cmd = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ').trim();
-    busy.push({ pid, cpuPercent: Math.round(pct), command: cmd.slice(0, 160) || `[${t.comm}]` });
-  }
-  return busy.sort((a, b) => b.cpuPercent - a.cpuPercent);
+interface ProcTicks {
+  ticks: number;
+  ppid: number;
+  comm: string;
 }
 
-/** Load average over the last minute, rounded. */
-export function load1(): number {
-  return Math.round((os.loadavg()[0] ?? 0) * 100) / 100;
+async function cpuSnapshot(): Promise<Map<number, ProcTicks>> {
+  const out = new Map<number, ProcTicks>();
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields.length > 13) {
+      out.set(Number(entry), { ticks: Number(fields[11]) + Number(fields[12]), ppid: Number(fields[1]), comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) });
+    }
+  }
+  return out;
+}
+
+/**
+ * Starts measuring the CPU used by processes that are not the benchmark's: stop() returns those that used more than
+ * `minPercent` of one CPU on average since the start. The benchmark's are this process and its descendants, and every
+ * process whose command line contains `marker` (its working directory) with its descendants (PostgreSQL backends).
+ * Processes that both started and ended within the window are not seen.
+ */
+export function otherCpu(marker: string, minPercent = 10): { stop(): Promise<BusyProcess[]> } {
+  const t0 = performance.now();
+  const before = cpuSnapshot();
+  return {
+    async stop() {
+      const after = await cpuSnapshot();
+      const seconds = (performance.now() - t0) / 1000;
+      const first = await before;
+      const cmdline = async (pid: number): Promise<string> => (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ').trim();
+      const ours = new Map<number, boolean>();
+      const isOurs = async (pid: number, depth = 0): Promise<boolean> => {
+        if (pid <= 1 || depth > 50) return false;
+        const known = ours.get(pid);
+        if (known !== undefined) return known;
+        const v = pid === process.pid || (await cmdline(pid)).includes(marker) || (await isOurs(after.get(pid)?.ppid ?? 0, depth + 1));
+        ours.set(pid, v);
+        return v;
+      };
+      const busy: BusyProcess[] = [];
+      const hz = 100;
+      for (const [pid, t] of after) {
+        const pct = ((t.ticks - (first.get(pid)?.ticks ?? 0)) / hz / seconds) * 100;
+        if (pct < minPercent || (await isOurs(pid))) continue;
+        busy.push({ pid, cpuPercent: Math.round(pct), command: (await cmdline(pid)).slice(0, 120) || `[${t.comm}]` });
+      }
+      return busy.sort((a, b) => b.cpuPercent - a.cpuPercent);
+    },
+  };
 }

@@ -10,6 +10,7 @@ import { HaLoop } from '../ha/loop.js';
 import { postgresMember } from '../ha/postgres-member.js';
 import { readSecret, resolveRunAs } from '../pg/os-user.js';
 import { startArchiverProcess } from './archiver-process.js';
+import { replicaFromBackup } from './replica-from-backup.js';
 import { poolerRouting } from './routing.js';
 import { agentBackend } from './backend.js';
 import { BackupStats } from './backup-stats.js';
@@ -23,15 +24,16 @@ export async function runAgent(configFile: string, rootLogger: Logger): Promise<
   const kv = etcdKv({ endpoints: config.dcs.endpoints, logger, requestTimeoutMs: config.ha.retryTimeout * 1000 });
   const store = new ClusterStore(kv, config.namespace, config.scope);
   // With repositories, PostgreSQL archives: its archive_command waits for the WAL archiver child, which pushes.
-  const archiving = config.backup.repos.length > 0;
-  const archiver = archiving ? startArchiverProcess(configFile, logger) : undefined;
+  // A new replica restores from the first repository when ha.replicaMethods says so.
+  const repo = config.backup.repos[0];
+  const archiver = repo === undefined ? undefined : startArchiverProcess(configFile, logger);
   let wake = (): void => undefined;
   const local = await postgresMember(config, logger, {
     onPostmasterExit: (why) => {
       logger.warn('postgres exited', { why });
       wake();
     },
-  }, archiving ? { archiveCommand: archiveCommand(config.backup.spoolDir) } : {});
+  }, repo === undefined ? {} : { archiveCommand: archiveCommand(config.backup.spoolDir), cloneFromBackup: replicaFromBackup(repo, config, logger) });
   const token = await readSecret(config.api.tokenFile);
   const routing = poolerRouting(config, await readSecret(config.secrets.superuserPasswordFile), await resolveRunAs(config.postgres.runAs), logger);
   const loop = new HaLoop({ config, store, local, routing, token, logger });

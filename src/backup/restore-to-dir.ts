@@ -1,5 +1,7 @@
 // The restore recipe: reassemble a backup (full plus its diff/incr chain) into a data directory PostgreSQL starts from.
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PgpilotError } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
@@ -24,11 +26,19 @@ export interface RestoreToDirRequest {
   log: Logger;
   /** When running as root: the OS user the restored directory is given to. */
   owner?: RunAs;
+  /**
+   * Delta restore into an existing (stopped) data directory: files whose content already matches the backup are left
+   * alone, the others rewritten, files the backup does not have removed. Without it `dir` must be absent or empty.
+   */
+  delta?: boolean;
 }
 
 export interface RestoreSummary {
   manifest: BackupManifest;
   files: number;
+  /** Delta restores: files rewritten, and files removed because the backup does not have them. */
+  written: number;
+  removed: number;
   bytes: number;
   walSegments: number;
 }
@@ -52,16 +62,18 @@ export async function loadChain(repo: Repo, label: string | undefined): Promise<
   return { target, manifests };
 }
 
-/** Restores into `dir`, which must be absent or empty; on failure nothing is left behind. */
+/** Restores into `dir`, which must be absent or empty (or, with `delta`, a stopped data directory). */
 export async function restoreToDir(req: RestoreToDirRequest): Promise<RestoreSummary> {
   const { target, manifests } = await loadChain(req.repo, req.label);
-  await ensureEmptyDir(req.dir);
+  if (req.delta === true) await ensureStopped(req.dir);
+  else await ensureEmptyDir(req.dir);
   const log = req.log.child({ repo: req.repo.name, label: target.label });
   log.info('restore starting', { dir: req.dir, chain: target.chain });
   try {
     // Directories first, with the ones PostgreSQL needs even though their contents were not backed up.
     for (const d of [...target.dirs, ...emptyDirsToRecreate]) await mkdir(path.join(req.dir, d), { recursive: true, mode: 0o700 });
-    const plans = planRestore(target, manifests);
+    const all = planRestore(target, manifests);
+    const { plans, removed } = req.delta === true ? await deltaPlans(req.dir, all) : { plans: all, removed: 0 };
     const bytes = await writeFiles(req, plans);
     // The backup label makes PostgreSQL replay from the backup's checkpoint; the WAL to consistency goes in pg_wal.
     await writeFile(path.join(req.dir, 'backup_label'), target.backupLabel, { mode: 0o600 });
@@ -69,12 +81,73 @@ export async function restoreToDir(req: RestoreToDirRequest): Promise<RestoreSum
     const walSegments = await fetchWal(req, target);
     await detachFromSource(req.dir);
     if (req.owner !== undefined) await chownR(req.dir, req.owner);
-    log.info('restore complete', { files: plans.length, bytes, walSegments });
-    return { manifest: target, files: plans.length, bytes, walSegments };
+    log.info('restore complete', { files: all.length, written: plans.length, removed, bytes, walSegments });
+    return { manifest: target, files: all.length, written: plans.length, removed, bytes, walSegments };
   } catch (e) {
-    await rm(req.dir, { recursive: true, force: true });
+    // A fresh directory goes; a delta restore's directory stays (it is the cluster's data: restore it again).
+    if (req.delta !== true) await rm(req.dir, { recursive: true, force: true });
     throw e;
   }
+}
+
+async function ensureStopped(dir: string): Promise<void> {
+  const pid = await readFile(path.join(dir, 'postmaster.pid'), 'utf8').then((t) => Number(t.split('\n')[0]), () => undefined);
+  if (pid !== undefined && pid > 0 && processRunning(pid)) {
+    throw new PgpilotError('State', `PostgreSQL (pid ${pid}) still runs on ${dir}: a delta restore needs it stopped`, { hint: 'stop the cluster first' });
+  }
+  await rm(path.join(dir, 'postmaster.pid'), { force: true });
+}
+
+function processRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The files a delta restore must write: those missing, or whose size or SHA-256 differ. Files the backup does not
+ * have are removed (what a backup excludes, such as pg_wal's contents, is cleared too: recovery must read the
+ * archive, not WAL from another history).
+ */
+async function deltaPlans(dir: string, all: FilePlan[]): Promise<{ plans: FilePlan[]; removed: number }> {
+  const wanted = new Map(all.map((p) => [p.path, p]));
+  const plans: FilePlan[] = [];
+  let removed = 0;
+  const existing = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((d) => d.isFile() || d.isSymbolicLink());
+  const present = new Set<string>();
+  for (const d of existing) {
+    const abs = path.join(d.parentPath, d.name);
+    const rel = path.relative(dir, abs).split(path.sep).join('/');
+    const plan = wanted.get(rel);
+    if (plan === undefined) {
+      await rm(abs, { force: true });
+      removed += 1;
+      continue;
+    }
+    present.add(rel);
+    const st = await stat(abs);
+    if (st.size !== plan.size || (await fileSha256(abs)) !== plan.sha256) plans.push(plan);
+  }
+  for (const p of all) if (!present.has(p.path)) plans.push(p);
+  return { plans, removed };
+}
+
+async function fileSha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** The first line of the settings a restore appends to postgresql.auto.conf. */
+export const RESTORE_MARK = '# Added by pgpilot restore';
+
+/** postgresql.auto.conf text without what a restore appended (everything from its first line on). */
+export function withoutRestoreSettings(text: string): string {
+  const at = text.indexOf(RESTORE_MARK);
+  return at < 0 ? text : text.slice(0, at);
 }
 
 /**
@@ -84,7 +157,7 @@ export async function restoreToDir(req: RestoreToDirRequest): Promise<RestoreSum
 async function detachFromSource(dir: string): Promise<void> {
   const auto = path.join(dir, 'postgresql.auto.conf');
   const text = await readFile(auto, 'utf8').catch(() => '');
-  const lines = ['# Added by pgpilot restore: this copy does not archive into the source cluster\'s repository.', "archive_mode = 'off'", `hba_file = '${path.join(dir, 'pg_hba.conf').replace(/'/g, "''")}'`];
+  const lines = [`${RESTORE_MARK}: this copy does not archive into the source cluster's repository.`, "archive_mode = 'off'", `hba_file = '${path.join(dir, 'pg_hba.conf').replace(/'/g, "''")}'`];
   await writeFile(auto, `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${lines.join('\n')}\n`, { mode: 0o600 });
 }
 

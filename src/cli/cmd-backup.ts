@@ -2,7 +2,8 @@
 import { PgpilotError } from '../base/errors.js';
 import { jsonLogger } from '../base/log.js';
 import { waitFor } from '../base/wait.js';
-import { describeTarget, parseTarget } from '../backup/recovery-target.js';
+import { type RecoveryTarget, describeTarget, parseTarget } from '../backup/recovery-target.js';
+import { restoreInPlace } from '../runner/restore-in-place.js';
 import { openRepo } from '../backup/repo.js';
 import { recordRestorePoint } from '../backup/restore-points.js';
 import type { Manifest } from '../config/types.js';
@@ -147,9 +148,11 @@ export async function cmdRestore(args: ParsedArgs, io: Io): Promise<number> {
   const name = args.positionals[0] ?? '';
   const dir = stringFlag(args, 'to-dir');
   const toNew = stringFlag(args, 'to-new');
-  if ((dir === undefined) === (toNew === undefined)) {
-    throw new PgpilotError('Usage', 'pgpilot restore: give exactly one of --to-dir DIR and --to-new NEWNAME', { hint: 'in-place restores are not available yet' });
+  const inPlace = boolFlag(args, 'in-place');
+  if ([dir !== undefined, toNew !== undefined, inPlace].filter(Boolean).length !== 1) {
+    throw new PgpilotError('Usage', 'pgpilot restore: give exactly one of --to-dir DIR, --to-new NEWNAME and --in-place');
   }
+  if (inPlace) return restoreHere(args, io, name);
   const manifest = await loadManifest(stringFlag(args, 'file') ?? clusterPaths(name, io.home).manifest);
   if (toNew !== undefined) return restoreNew(args, io, manifest, toNew);
   const repoName = stringFlag(args, 'repo');
@@ -179,16 +182,34 @@ async function restoreNew(args: ParsedArgs, io: Io, source: Manifest, newName: s
   if (file === undefined) throw new PgpilotError('Usage', `pgpilot restore --to-new ${newName}: --new-file MANIFEST is required`, { hint: `the new cluster's manifest, with metadata.name ${newName}, its own ports and its own repository` });
   const next = await loadManifest(file);
   if (next.metadata.name !== newName) throw new PgpilotError('Config', `${file}: metadata.name is ${next.metadata.name}, not ${newName}`, { hint: 'the name after --to-new must match the new manifest' });
-  const target = parseTarget({
-    ...optional('time', stringFlag(args, 'time')), ...optional('lsn', stringFlag(args, 'lsn')), ...optional('xid', stringFlag(args, 'xid')),
-    ...optional('name', stringFlag(args, 'name')), immediate: boolFlag(args, 'immediate'),
-  });
+  const target = targetFlags(args);
   const repo = stringFlag(args, 'repo');
   const set = stringFlag(args, 'set');
   const r = await restoreToNew({ sourceManifest: source, repo, set, target, newManifestFile: file, home: io.home, jobs: source.spec.backup.jobs, log: jsonLogger({ level: 'warn' }) });
   io.out(`cluster ${newName} restored from backup ${r.backup} to ${describeTarget(target)}: timeline ${r.recoveredTo.timeline}, LSN ${r.recoveredTo.lsn}`);
   io.out(renderStatus(r.up.status));
   return 0;
+}
+
+async function restoreHere(args: ParsedArgs, io: Io, name: string): Promise<number> {
+  const target = targetFlags(args);
+  if (!boolFlag(args, 'yes')) {
+    const question = `restore cluster ${name} in place to ${describeTarget(target)}? Every member stops; writes after the target are undone (they stay in the archive). Type the cluster name to confirm: `;
+    if (!(await io.confirm(question, name))) {
+      throw new PgpilotError('NotConfirmed', `the in-place restore of ${name} was not confirmed`, { hint: 'pass --yes to restore without asking' });
+    }
+  }
+  const r = await restoreInPlace({ name, repo: stringFlag(args, 'repo'), set: stringFlag(args, 'set'), target, home: io.home, log: jsonLogger({ level: 'warn' }) });
+  io.out(`cluster ${name} restored in place from backup ${r.backup} to ${describeTarget(target)}: ${r.written} of ${r.files} files written, ${r.removed} removed; timeline ${r.recoveredTo.timeline}, LSN ${r.recoveredTo.lsn}`);
+  io.out(renderStatus(r.up.status));
+  return 0;
+}
+
+function targetFlags(args: ParsedArgs): RecoveryTarget {
+  return parseTarget({
+    ...optional('time', stringFlag(args, 'time')), ...optional('lsn', stringFlag(args, 'lsn')), ...optional('xid', stringFlag(args, 'xid')),
+    ...optional('name', stringFlag(args, 'name')), immediate: boolFlag(args, 'immediate'),
+  });
 }
 
 function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {

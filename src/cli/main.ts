@@ -94,12 +94,14 @@ const commands: Array<CommandSpec & { run: Handler; hidden?: boolean }> = [
     positionals: ['NAME'], flags: { json: { kind: 'boolean', help: 'machine-readable output' }, ...dcsFlags }, run: cmdArchiveStatus,
   },
   {
-    name: 'restore', usage: 'pgpilot restore NAME (--to-dir DIR | --to-new NEW --new-file MANIFEST [--time T | --lsn L | --xid X | --name P | --immediate]) [--set LABEL] [--repo R] [-f MANIFEST]',
+    name: 'restore', usage: 'pgpilot restore NAME (--to-dir DIR | --to-new NEW --new-file MANIFEST | --in-place [--yes]) [--time T | --lsn L | --xid X | --name P | --immediate] [--set LABEL] [--repo R] [-f MANIFEST]',
     summary: 'Restore a backup into a directory, or into a new cluster recovered to a point in time.',
     positionals: ['NAME'], flags: {
       'to-dir': { kind: 'string', help: 'reassemble the backup into this absent or empty directory' },
       'to-new': { kind: 'string', help: 'create this new cluster from the backup and the archived WAL' },
       'new-file': { kind: 'string', help: "the new cluster's manifest (its own ports and repository)" },
+      'in-place': { kind: 'boolean', help: 'restore this cluster itself: every member stops, the first is delta-restored, the others re-seed' },
+      yes: { kind: 'boolean', short: 'y', help: 'do not ask before an in-place restore' },
       time: { kind: 'string', help: 'recover to this time (ISO 8601)' }, lsn: { kind: 'string', help: 'recover to this LSN' },
       xid: { kind: 'string', help: 'recover to the commit of this transaction' }, name: { kind: 'string', help: 'recover to this restore point' },
       immediate: { kind: 'boolean', help: 'stop as soon as the backup is consistent' },

@@ -50,7 +50,7 @@ test('defaults fill the optional fields; addresses and the socket directory deri
   });
   assert.equal(config.api.connectAddress, '127.0.0.1');
   assert.deepEqual(config.bootstrap, { method: 'initdb', users: [], databases: [] });
-  assert.deepEqual(config.ha, { ttl: 3, loopWait: 1, retryTimeout: 1, maximumLagOnFailover: 1048576 });
+  assert.deepEqual(config.ha, { ttl: 3, loopWait: 1, retryTimeout: 1, maximumLagOnFailover: 1048576, replicaMethods: ['basebackup'] });
   assert.deepEqual(config.synchronous, { mode: 'off', number: 1, strict: false });
   assert.deepEqual(config.tags, { nofailover: false });
 });
@@ -99,10 +99,11 @@ test('every problem is reported, with its path', () => {
   ]);
 });
 
-test('bootstrap roles and ha timing follow the manifest rules', () => {
-  const text = `${minimal}bootstrap:\n  databases: [{name: app, owner: app}]\nha: {ttl: 4, retryTimeout: 3}\n`;
+test('bootstrap roles, ha timing and replica methods follow the manifest rules', () => {
+  const text = `${minimal}bootstrap:\n  databases: [{name: app, owner: app}]\nha: {ttl: 4, retryTimeout: 3, replicaMethods: [backup]}\n`;
   assert.deepEqual(problems(text), [
     'bootstrap.databases[0].owner: role "app" is not in bootstrap.users',
     "ha.ttl: must be greater than loopWait + retryTimeout = 1 + 3 = 4 (Patroni's rule: the leader must renew its lease before it expires), got 4",
+    'ha.replicaMethods[0]: needs a repository in backup.repos to restore from, got "backup"',
   ]);
 });

@@ -14,6 +14,7 @@ import {
   parametersRule,
   parametersSchema,
   port,
+  replicaMethodsRule,
   rolesRule,
   userFields,
 } from './manifest.js';
@@ -133,6 +134,7 @@ export const agentConfigSchema = schemaFor<AgentConfig>()(
 export const agentConfigRules: readonly Rule<AgentConfig>[] = [
   rolesRule('bootstrap', (c: AgentConfig) => c.bootstrap),
   haRule('ha', (c: AgentConfig) => c.ha),
+  replicaMethodsRule('ha', 'backup', (c: AgentConfig) => c),
   parametersRule('postgres.parameters', (c: AgentConfig) => c.postgres.parameters),
   backupRule('backup', (c: AgentConfig) => c.backup),
   {

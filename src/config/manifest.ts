@@ -21,7 +21,7 @@ import {
   type NumberNode,
 } from './schema.js';
 import { backupRule, backupSchema } from './backup-schema.js';
-import type { ClusterSpec, DatabaseSpec, HaSpec, Manifest, ParameterValue, UserSpec } from './types.js';
+import type { BackupSpec, ClusterSpec, DatabaseSpec, HaSpec, Manifest, ParameterValue, UserSpec } from './types.js';
 
 const highestPort = 65535;
 
@@ -114,8 +114,17 @@ export const haSchema = object(
       default: 1048576,
       description: 'A replica further behind than this (bytes) is not promoted.',
     }),
+    replicaMethods: array(enumOf(['backup', 'basebackup']), {
+      default: ['basebackup'],
+      minItems: 1,
+      description:
+        'How a new or recloned replica gets its data directory, tried in order: backup (the newest backup of the first ' +
+        'repository and the archived WAL, then streaming from the leader), basebackup (pg_basebackup from the leader). ' +
+        '`[backup, basebackup]` is Spilo\'s choice: the leader then only streams the WAL written since the archive ends. ' +
+        'Set when a member is added: `apply` cannot change it on a running cluster.',
+    }),
   },
-  { description: "Failover timing: Patroni's dynamic settings, written to the DCS config key at bootstrap." },
+  { description: "Failover timing (Patroni's dynamic settings, written to the DCS config key at bootstrap) and how replicas are created." },
 );
 
 export const synchronousSchema = object(
@@ -287,6 +296,26 @@ function haIssues(ha: HaSpec, at: string): Issue[] {
   return [got(`${at}.ttl`, `must be greater than ${sum} ${why}`, ha.ttl)];
 }
 
+/** Replica methods are listed once each, and `backup` needs a repository to restore from. */
+export function replicaMethodsRule<T>(ha: string, backup: string, get: (value: T) => { ha: HaSpec; backup: BackupSpec }): Rule<T> {
+  return {
+    doc: `${ha}.replicaMethods names each method once; backup needs at least one repository in ${backup}.repos.`,
+    check: (value) => replicaMethodIssues(get(value), ha, backup),
+  };
+}
+
+function replicaMethodIssues({ ha, backup }: { ha: HaSpec; backup: BackupSpec }, haAt: string, backupAt: string): Issue[] {
+  const at = `${haAt}.replicaMethods`;
+  const methods = ha.replicaMethods;
+  const duplicates = methods.flatMap((m, i) => {
+    const first = methods.indexOf(m);
+    return first === i ? [] : [got(`${at}[${i}]`, `is listed twice (see ${at}[${first}])`, m)];
+  });
+  const i = methods.indexOf('backup');
+  const noRepo = i >= 0 && backup.repos.length === 0 ? [got(`${at}[${i}]`, `needs a repository in ${backupAt}.repos to restore from`, 'backup')] : [];
+  return [...duplicates, ...noRepo];
+}
+
 /** Parameters pgpilot manages are refused, so a manifest never fights the agent. */
 export function parametersRule<T>(at: string, get: (value: T) => Record<string, ParameterValue>): Rule<T> {
   return {
@@ -330,6 +359,7 @@ function portRange(first: number, instances: number): { first: number; last: num
 export const manifestRules: readonly Rule<Manifest>[] = [
   rolesRule('spec', (m: Manifest) => m.spec),
   haRule('spec.ha', (m: Manifest) => m.spec.ha),
+  replicaMethodsRule('spec.ha', 'spec.backup', (m: Manifest) => m.spec),
   parametersRule('spec.postgres.parameters', (m: Manifest) => m.spec.postgres.parameters),
   backupRule('spec.backup', (m: Manifest) => m.spec.backup),
   {

@@ -24,7 +24,12 @@ export interface HaSpec {
   retryTimeout: number;
   /** A replica further behind than this (bytes) is not promoted. */
   maximumLagOnFailover: number;
+  /** How a new or recloned replica gets its data directory, tried in order (Patroni's create_replica_methods). */
+  replicaMethods: ReplicaMethod[];
 }
+
+/** backup: the newest backup of the first repository plus the archived WAL; basebackup: pg_basebackup from the leader. */
+export type ReplicaMethod = 'backup' | 'basebackup';
 
 export interface SynchronousSpec {
   /** off: asynchronous; on: FIRST `number`; quorum: ANY `number` of the healthy replicas. */

@@ -92,6 +92,11 @@ export class ClusterStore {
     await this.kv.put(this.keys.member(name), JSON.stringify(data), { lease: this.requireLease() });
   }
 
+  /** Removes every key of the cluster (an in-place restore starts the cluster's DCS state afresh). */
+  async forget(): Promise<void> {
+    await this.kv.delete(this.keys.prefix, { prefix: true });
+  }
+
   async deleteMember(name: string): Promise<void> {
     await this.kv.delete(this.keys.member(name));
   }

@@ -38,7 +38,7 @@ async function clone(ctx: ActContext, from: ClusterMember, view: ClusterView): P
   const upstream = upstreamOf(from);
   if (upstream === undefined) throw new Error(`leader ${from.name} publishes no usable conn_url`);
   ctx.setState('creating replica');
-  await ctx.local.clone(upstream);
+  await ctx.local.clone(upstream, view.initialize);
   await startAs(ctx, upstream, view);
 }
 

@@ -30,7 +30,11 @@ export interface LocalPostgres {
   readonly parameters: Record<string, ParameterValue> | undefined;
   start(): Promise<number>;
   stop(mode: 'fast' | 'immediate'): Promise<void>;
-  clone(from: Upstream): Promise<void>;
+  /**
+   * Creates the data directory of a replica of `from` with the configured replica methods, in order (a method that
+   * fails is cleaned up and the next one tried). `systemId`: the cluster's, from the DCS (backups of it only).
+   */
+  clone(from: Upstream, systemId: string | undefined): Promise<void>;
   promote(): Promise<void>;
   createRolesAndDatabases(users: Array<UserSpec & { passwordFile: string }>, databases: DatabaseSpec[]): Promise<void>;
   /** Creates the physical slots named and drops other physical slots that no replica is streaming through. */

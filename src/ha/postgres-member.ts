@@ -1,10 +1,13 @@
 // The member's local PostgreSQL for the HA loop: the pg/ verbs bound to one agent config, with a cached connection.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { PgpilotError, errorMessage } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
-import type { AgentConfig, ParameterValue } from '../config/types.js';
-import { parseLsn } from '../model/lsn.js';
-import { cloneFrom } from '../pg/basebackup.js';
+import { waitFor } from '../base/wait.js';
+import type { AgentConfig, ParameterValue, ReplicaMethod } from '../config/types.js';
+import { parseLsn, type Lsn } from '../model/lsn.js';
+import { parseSegmentName } from '../model/wal.js';
+import { cloneFrom, refuseNonEmpty } from '../pg/basebackup.js';
 import { readControlData, wasPrimary } from '../pg/controldata.js';
 import { standbySignal, writeConf } from '../pg/conf.js';
 import { writeHba } from '../pg/hba.js';
@@ -25,6 +28,9 @@ import type { PgSnapshot } from './observation.js';
 const replicationUser = 'replicator';
 /** A start (crash recovery included) that takes longer counts as failed; the primary then gives its lock up. */
 const startTimeoutMs = 30_000;
+/** How long a replica built from a backup waits for the leader to create its slot (the leader's next pass, normally). */
+const slotWaitMs = 30_000;
+const methodNames: Record<ReplicaMethod, string> = { backup: 'a backup', basebackup: 'pg_basebackup' };
 
 /** Where the agent itself connects: loopback when PostgreSQL listens on every address. */
 function localHost(listen: string): string {
@@ -37,9 +43,27 @@ export interface MemberHooks {
   onPostmasterExit(why: string): void;
 }
 
+/** Where the upstream keeps WAL for this member: its slot's restart LSN, and the upstream's current timeline. */
+export interface RetainedWal {
+  lsn: Lsn;
+  timeline: number;
+}
+
+/** What the `backup` replica method gets to build a standby's data directory. */
+export interface BackupCloneRequest {
+  /** Absent or empty; the method leaves it restored and owned by the run-as user (the caller removes what a failure leaves). */
+  dataDir: string;
+  /** The cluster's system identifier: only its backups fit. */
+  systemId: string | undefined;
+  /** Waits for this member's replication slot on the upstream, which then keeps every WAL from `lsn` on for it. */
+  retainedWal: () => Promise<RetainedWal>;
+}
+
 export interface MemberOptions {
   /** PostgreSQL's archive_command when the cluster archives WAL (it has backup repositories); archiving is off without. */
   archiveCommand?: string;
+  /** The `backup` replica method, injected by the agent (ha does not import backup): false when no backup fits. */
+  cloneFromBackup?: (request: BackupCloneRequest) => Promise<boolean>;
 }
 
 export async function postgresMember(config: AgentConfig, log: Logger, hooks: MemberHooks, options: MemberOptions = {}): Promise<LocalPostgres> {
@@ -77,6 +101,25 @@ export async function postgresMember(config: AgentConfig, log: Logger, hooks: Me
     } catch (e) {
       await dropClient();
       throw e;
+    }
+  };
+
+  /**
+   * Waits for the leader to create this member's slot on `from` (it does for every member key it sees; ours is
+   * published before we clone) and reads where the slot holds WAL from.
+   */
+  const retainedWal = async (from: Upstream): Promise<RetainedWal> => {
+    const slot = slotName(config.name);
+    const c = await connect({ host: from.host, port: from.port, user: 'postgres', password: superuserPassword, database: 'postgres' });
+    try {
+      return await waitFor(`replication slot ${slot} on ${from.name}`, async () => {
+        const lsn = (await listSlots(c)).find((s) => s.name === slot)?.restartLsn;
+        if (lsn === undefined) return undefined;
+        const rows = await queryRows<{ w: string }>(c, 'read the current WAL file', 'SELECT pg_walfile_name(pg_current_wal_lsn()) AS w');
+        return { lsn, timeline: parseSegmentName(rows[0]?.w ?? '').tli };
+      }, { timeoutMs: slotWaitMs, intervalMs: 500, hint: 'the leader creates a slot for each member whose key it sees' });
+    } finally {
+      await c.end().catch(() => undefined);
     }
   };
 
@@ -130,7 +173,29 @@ export async function postgresMember(config: AgentConfig, log: Logger, hooks: Me
       await dropClient();
       await stopPostgres(pgc.dataDir, mode, 60_000, log);
     },
-    clone: (from) => cloneFrom({ binDir: pgc.binDir, dataDir: pgc.dataDir, runAs, host: from.host, port: from.port, user: replicationUser, passFile, appName: config.name, log }),
+    async clone(from, systemId) {
+      const methods = config.ha.replicaMethods;
+      // Nothing was there before: a failed method's leftovers can go before the next one starts.
+      await refuseNonEmpty(pgc.dataDir);
+      for (const [i, method] of methods.entries()) {
+        if (method === 'basebackup') {
+          return cloneFrom({ binDir: pgc.binDir, dataDir: pgc.dataDir, runAs, host: from.host, port: from.port, user: replicationUser, passFile, appName: config.name, log });
+        }
+        const next = methods[i + 1];
+        const then = next === undefined ? 'no replica method left' : `falling back to ${methodNames[next]}`;
+        try {
+          if (options.cloneFromBackup === undefined) throw new Error('no backup repository is configured');
+          if (await options.cloneFromBackup({ dataDir: pgc.dataDir, systemId, retainedWal: () => retainedWal(from) })) return;
+          log.info(`no usable backup for this replica: ${then}`);
+        } catch (e) {
+          log.warn(`could not create the replica from a backup: ${then}`, { error: errorMessage(e) });
+        }
+        await fs.rm(pgc.dataDir, { recursive: true, force: true });
+      }
+      throw new PgpilotError('State', `no replica method (${methods.join(', ')}) created the data directory`, {
+        hint: 'see the warnings above; add basebackup to ha.replicaMethods to clone from the leader when no backup fits',
+      });
+    },
     async promote() {
       await promote({ binDir: pgc.binDir, dataDir: pgc.dataDir, runAs, timeoutMs: 60_000, log });
     },

@@ -48,7 +48,8 @@ export async function cloneFrom(options: CloneOptions): Promise<void> {
   }
 }
 
-async function refuseNonEmpty(dataDir: string): Promise<void> {
+/** A clone only ever writes into an absent or empty directory, so cleaning up after a failure destroys nothing. */
+export async function refuseNonEmpty(dataDir: string): Promise<void> {
   const entries = await fs.readdir(dataDir).catch(() => []);
   if (entries.length > 0) {
     throw new PgpilotError('State', `cannot clone into ${dataDir}: the directory is not empty`, {

@@ -24,6 +24,8 @@ const fixedFields: Array<[string, (m: Manifest) => unknown]> = [
   ['spec.databases', (m) => m.spec.databases],
   ['spec.pooler', (m) => m.spec.pooler],
   ['spec.backup', (m) => m.spec.backup],
+  // A member's agent config is written once, when it is added: running agents would never see a change.
+  ['spec.ha.replicaMethods', (m) => m.spec.ha.replicaMethods],
 ];
 
 export async function apply(file: string, home: string): Promise<{ changes: string[]; status: ClusterStatus }> {

@@ -8,10 +8,10 @@ import { completeBackups } from '../backup/catalog.js';
 import { type RecoveryTarget, chooseBackup, describeTarget, recoverySettings } from '../backup/recovery-target.js';
 import { type Repo, openRepo } from '../backup/repo.js';
 import { requireRestorePoint } from '../backup/restore-points.js';
-import { restoreToDir } from '../backup/restore-to-dir.js';
-import { getWal, listWal } from '../backup/wal-archive.js';
-import { archivedHistories } from '../backup/recovery-window.js';
-import { describeEnd, parseHistories, walChain } from '../backup/wal-chain.js';
+import { RESTORE_MARK, restoreToDir, withoutRestoreSettings } from '../backup/restore-to-dir.js';
+import { describeEnd } from '../backup/wal-chain.js';
+import { type ArchivedChain, archivedChain, fetchWalFiles } from '../backup/wal-fetch.js';
+import type { BackupManifest } from '../backup/backup-manifest.js';
 import { loadManifest } from '../config/manifest.js';
 import type { BackupRepoSpec, Manifest } from '../config/types.js';
 import { formatLsn, parseLsn } from '../model/lsn.js';
@@ -20,7 +20,7 @@ import { type RunAs, chownR, ensureDir, isRoot, resolveRunAs } from '../pg/os-us
 import { readPostmasterPid, startPostgres, stopPostgres } from '../pg/postmaster.js';
 import { connect, type PgClient } from '../pg/query.js';
 import { ensureRole } from '../pg/roles.js';
-import { clusterPaths, memberName } from './layout.js';
+import { type ClusterPaths, clusterPaths, memberName } from './layout.js';
 import { freePort } from './ports.js';
 import { readState } from './state.js';
 import { prepareFiles, up, type UpResult } from './up.js';
@@ -45,7 +45,6 @@ export interface RestoreNewResult {
   up: UpResult;
 }
 
-const MARK = '# Added by pgpilot restore';
 const RECOVERY_TIMEOUT_MS = 6 * 3600_000;
 
 /** Validates everything first; the new cluster's directory is removed again if anything fails before it starts. */
@@ -60,14 +59,7 @@ export async function restoreToNew(req: RestoreNewRequest): Promise<RestoreNewRe
   }
   const spec = sourceRepo(req.sourceManifest, req.repo);
   refuseSharedRepo(spec, next);
-  const repo = await openRepo(spec);
-  const target = req.target.kind === 'name' ? { ...req.target, lsn: parseLsn((await requireRestorePoint(repo, req.target.name)).lsn) } : req.target;
-  if (target.kind === 'time' && target.time.getTime() > now().getTime()) {
-    throw new PgpilotError('Backup', `cannot restore to ${describeTarget(target)}: it is in the future`, { hint: 'give a time in the past (UTC unless the time names its zone)' });
-  }
-  const backup = chooseBackup(await completeBackups(repo.storage), target, req.set);
-  const chain = await planWal(repo, backup.timeline, backup.startWal, target);
-  req.log.info('restore plan', { backup: backup.label, target: describeTarget(target), walSegments: chain.segments.length, archiveEnd: describeEnd(chain) });
+  const { repo, target, backup, chain } = await planRecovery(spec, req.target, req.set, now(), req.log);
 
   // Restore the backup into the first member's data directory, with the WAL recovery reads beside it.
   const member = paths.member(memberName(newName, 0));
@@ -77,14 +69,10 @@ export async function restoreToNew(req: RestoreNewRequest): Promise<RestoreNewRe
     await fs.mkdir(member.dir, { recursive: true, mode: 0o755 });
     await restoreToDir({ repo, label: backup.label, dir: member.dataDir, jobs: req.jobs, log: req.log, ...(owner === undefined ? {} : { owner }) });
     const walDir = path.join(member.dir, 'restore-wal');
-    await fetchWal(repo, [...chain.histories, ...chain.segments], walDir, req.jobs, owner);
+    await fetchWalFiles(repo, [...chain.histories, ...chain.segments], walDir, req.jobs, owner);
     // Recover to the target in a private PostgreSQL (socket only, trust in a 0700 directory), then set the new
     // cluster's passwords before anything can connect over TCP.
-    const recovered = await recover({ dataDir: member.dataDir, socketDir: member.socketDir, logFile: member.postgresLog, walDir, target, owner, log: req.log }, async (client) => {
-      await ensureRole(client, { name: 'postgres', options: ['SUPERUSER'], passwordFile: paths.superuserPassword });
-      await ensureRole(client, { name: 'replicator', options: [], replication: true, passwordFile: paths.replicationPassword });
-      for (const u of next.spec.users) await ensureRole(client, { name: u.name, options: u.options, passwordFile: paths.userPassword(u.name) });
-    });
+    const recovered = await recover({ dataDir: member.dataDir, socketDir: member.socketDir, logFile: member.postgresLog, walDir, target, owner, log: req.log }, (client) => setPasswords(client, paths, next));
     await fs.rm(walDir, { recursive: true, force: true });
     await fs.writeFile(paths.restoredMarker, JSON.stringify({ repo: spec.name, backup: backup.label, target: describeTarget(target), recoveredTo: recovered, at: now().toISOString() }, null, 2));
     // Start the new cluster: its first member adopts this data directory, the others clone it.
@@ -97,7 +85,34 @@ export async function restoreToNew(req: RestoreNewRequest): Promise<RestoreNewRe
   }
 }
 
-function sourceRepo(manifest: Manifest, name: string | undefined): BackupRepoSpec {
+export interface RecoveryPlan {
+  repo: Repo;
+  target: RecoveryTarget;
+  backup: BackupManifest;
+  chain: ArchivedChain;
+}
+
+/** Everything checked before anything is written: repository, passphrase, restore point, backup, target, WAL chain. */
+export async function planRecovery(spec: BackupRepoSpec, requested: RecoveryTarget, set: string | undefined, now: Date, log: Logger): Promise<RecoveryPlan> {
+  const repo = await openRepo(spec);
+  const target = requested.kind === 'name' ? { ...requested, lsn: parseLsn((await requireRestorePoint(repo, requested.name)).lsn) } : requested;
+  if (target.kind === 'time' && target.time.getTime() > now.getTime()) {
+    throw new PgpilotError('Backup', `cannot restore to ${describeTarget(target)}: it is in the future`, { hint: 'give a time in the past (UTC unless the time names its zone)' });
+  }
+  const backup = chooseBackup(await completeBackups(repo.storage), target, set);
+  const chain = await planWal(repo, backup.timeline, backup.startWal, target);
+  log.info('restore plan', { backup: backup.label, target: describeTarget(target), walSegments: chain.segments.length, archiveEnd: describeEnd(chain) });
+  return { repo, target, backup, chain };
+}
+
+/** The cluster's own passwords (from its secret files) on pgpilot's roles and the manifest's users. */
+export async function setPasswords(client: PgClient, paths: ClusterPaths, manifest: Manifest): Promise<void> {
+  await ensureRole(client, { name: 'postgres', options: ['SUPERUSER'], passwordFile: paths.superuserPassword });
+  await ensureRole(client, { name: 'replicator', options: [], replication: true, passwordFile: paths.replicationPassword });
+  for (const u of manifest.spec.users) await ensureRole(client, { name: u.name, options: u.options, passwordFile: paths.userPassword(u.name) });
+}
+
+export function sourceRepo(manifest: Manifest, name: string | undefined): BackupRepoSpec {
   const repos = manifest.spec.backup.repos;
   const spec = name === undefined ? repos[0] : repos.find((r) => r.name === name);
   if (spec === undefined) {
@@ -124,39 +139,21 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /** The WAL recovery reads, checked for gaps; an LSN target past the end of the archive is an error. */
-async function planWal(repo: Repo, tli: number, startWal: string, target: RecoveryTarget): Promise<{ segments: string[]; histories: string[] } & ReturnType<typeof walChain>> {
-  const archived = await listWal(repo);
-  const historyFiles = archived.filter((w) => w.kind === 'history');
-  const texts = await archivedHistories(repo, archived);
-  const startSegNo = parseSegmentName(startWal).segNo;
+async function planWal(repo: Repo, tli: number, startWal: string, target: RecoveryTarget): Promise<ArchivedChain> {
   const until = target.kind === 'lsn' || (target.kind === 'name' && target.lsn !== undefined) ? (target.lsn as bigint) / BigInt(16 * 1024 * 1024) : undefined;
-  const chain = walChain(archived, parseHistories(texts), { tli, startSegNo }, until);
+  const chain = await archivedChain(repo, { tli, startSegNo: parseSegmentName(startWal).segNo }, until);
   if ((target.kind === 'lsn' || target.kind === 'name') && target.lsn !== undefined && target.lsn >= chain.endLsn) {
     throw new PgpilotError('Backup', `cannot restore to ${describeTarget(target)}: it is after the newest archived WAL, which ends at ${describeEnd(chain)}`, {
       hint: 'choose an earlier target, or wait for the archive to catch up (pgpilot archive-status)',
     });
   }
-  return { ...chain, histories: historyFiles.map((h) => h.name) };
-}
-
-/** Fetches the WAL files recovery needs, `jobs` at a time: recovery then reads them with a plain copy. */
-async function fetchWal(repo: Repo, names: string[], dir: string, jobs: number, owner: RunAs | undefined): Promise<void> {
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < names.length) {
-      const name = names[next++] as string;
-      if (!(await getWal(repo, name, path.join(dir, name)))) throw new PgpilotError('Archive', `WAL file ${name} vanished from repository ${repo.name} during the restore`);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
-  if (owner !== undefined) await chownR(dir, owner);
+  return chain;
 }
 
 const confQuote = (v: string): string => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 const shellQuote = (v: string): string => `'${v.replace(/'/g, "'\\''")}'`;
 
-interface RecoverOptions {
+export interface RecoverOptions {
   dataDir: string;
   socketDir: string;
   logFile: string;
@@ -170,17 +167,17 @@ interface RecoverOptions {
  * Starts PostgreSQL on the restored directory in archive recovery towards the target, waits for it to promote, runs
  * `finish` on a superuser connection, stops it cleanly and removes the temporary settings.
  */
-async function recover(o: RecoverOptions, finish: (client: PgClient) => Promise<void>): Promise<{ timeline: number; lsn: string }> {
+export async function recover(o: RecoverOptions, finish: (client: PgClient) => Promise<void>): Promise<{ timeline: number; lsn: string }> {
   const runAs = o.owner ?? (await resolveRunAs(process.env['USER'] ?? 'postgres'));
   await ensureDir(o.socketDir, 0o700, runAs);
   const hba = path.join(o.dataDir, 'pgpilot-restore-hba.conf');
   await fs.writeFile(hba, 'local all all trust\n', { mode: 0o600 });
   const auto = path.join(o.dataDir, 'postgresql.auto.conf');
-  const original = stripOurs(await fs.readFile(auto, 'utf8').catch(() => ''));
+  const original = withoutRestoreSettings(await fs.readFile(auto, 'utf8').catch(() => ''));
   const port = await freePort();
   const restoreCommand = `cp ${shellQuote(`${o.walDir}/`).replace(/%/g, '%%')}%f %p`;
   const settings = [
-    MARK, "archive_mode = 'off'", "listen_addresses = ''", `port = ${port}`, `unix_socket_directories = ${confQuote(o.socketDir)}`,
+    RESTORE_MARK, "archive_mode = 'off'", "listen_addresses = ''", `port = ${port}`, `unix_socket_directories = ${confQuote(o.socketDir)}`,
     `hba_file = ${confQuote(hba)}`, ...recoverySettings(o.target, restoreCommand),
   ];
   await fs.writeFile(auto, `${original}${settings.join('\n')}\n`, { mode: 0o600 });
@@ -220,10 +217,4 @@ async function recover(o: RecoverOptions, finish: (client: PgClient) => Promise<
   await fs.rm(hba, { force: true });
   if (o.owner !== undefined) await chownR(o.dataDir, o.owner);
   return at;
-}
-
-/** postgresql.auto.conf without what pgpilot's restore appended (everything from its marker line on). */
-function stripOurs(text: string): string {
-  const at = text.indexOf(MARK);
-  return at < 0 ? text : text.slice(0, at);
 }

@@ -1,0 +1,109 @@
+// `pgpilot restore NAME --in-place`: stop the cluster, delta-restore its first member to a target, re-seed the others.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../base/log.js';
+import { waitFor } from '../base/wait.js';
+import { type RecoveryTarget, describeTarget } from '../backup/recovery-target.js';
+import { restoreToDir } from '../backup/restore-to-dir.js';
+import { fetchWalFiles } from '../backup/wal-fetch.js';
+import { loadManifest } from '../config/manifest.js';
+import type { Manifest } from '../config/types.js';
+import { ClusterStore } from '../dcs/cluster-store.js';
+import { etcdKv } from '../dcs/etcd/etcd-kv.js';
+import { isRoot, readSecret, resolveRunAs } from '../pg/os-user.js';
+import { connect } from '../pg/query.js';
+import { loadView, locateCluster } from './cluster-access.js';
+import { down } from './down.js';
+import { clusterPaths, memberName } from './layout.js';
+import { planRecovery, recover, setPasswords, sourceRepo } from './restore-new.js';
+import { up, type UpResult } from './up.js';
+
+export interface RestoreInPlaceRequest {
+  name: string;
+  repo: string | undefined;
+  set: string | undefined;
+  target: RecoveryTarget;
+  home: string;
+  log: Logger;
+}
+
+export interface RestoreInPlaceResult {
+  backup: string;
+  /** Files the delta restore wrote, of all the backup holds; files it removed. */
+  written: number;
+  files: number;
+  removed: number;
+  recoveredTo: { timeline: number; lsn: string };
+  up: UpResult;
+}
+
+/**
+ * The recipe: check everything; archive the current WAL so the state before stays restorable; stop every member;
+ * delta-restore the first member and recover it to the target on a new timeline; empty the other members' data
+ * directories (they clone the new primary); start the cluster again.
+ */
+export async function restoreInPlace(req: RestoreInPlaceRequest): Promise<RestoreInPlaceResult> {
+  const paths = clusterPaths(req.name, req.home);
+  const manifest = await loadManifest(paths.manifest);
+  const spec = sourceRepo(manifest, req.repo);
+  // The state before the restore stays restorable: its last WAL reaches the archive before anything stops (and the
+  // checks below see the archive up to now).
+  await archiveCurrentWal(req, paths.superuserPassword);
+  const plan = await planRecovery(spec, req.target, req.set, new Date(), req.log);
+  await down(req.name, req.home, { destroy: false });
+  const first = paths.member(memberName(req.name, 0));
+  const owner = isRoot() ? await resolveRunAs('postgres') : undefined;
+  const restored = await restoreToDir({ repo: plan.repo, label: plan.backup.label, dir: first.dataDir, jobs: manifest.spec.backup.jobs, log: req.log, delta: true, ...(owner === undefined ? {} : { owner }) });
+  const walDir = path.join(first.dir, 'restore-wal');
+  await fs.rm(walDir, { recursive: true, force: true });
+  await fetchWalFiles(plan.repo, [...plan.chain.histories, ...plan.chain.segments], walDir, manifest.spec.backup.jobs, owner);
+  const recoveredTo = await recover({ dataDir: first.dataDir, socketDir: first.socketDir, logFile: first.postgresLog, walDir, target: plan.target, owner, log: req.log }, (client) => setPasswords(client, paths, manifest));
+  await fs.rm(walDir, { recursive: true, force: true });
+  // The other members re-seed from the new primary: their data lives on a history the cluster has left.
+  for (let i = 1; i < manifest.spec.instances; i++) await fs.rm(paths.member(memberName(req.name, i)).dataDir, { recursive: true, force: true });
+  // The DCS remembers positions the cluster will not reach again (a member that far behind is never promoted): the
+  // cluster starts its DCS state afresh, the first member bootstrapping from its restored data directory.
+  await forgetDcsState(req.name, req.home, manifest);
+  await fs.writeFile(paths.restoredMarker, JSON.stringify({ repo: spec.name, backup: plan.backup.label, target: describeTarget(plan.target), recoveredTo, inPlace: true, at: new Date().toISOString() }, null, 2));
+  req.log.info('restored in place', { backup: plan.backup.label, target: describeTarget(plan.target), written: restored.written, removed: restored.removed });
+  // `up` copies the manifest it is given into the cluster's directory: hand it a copy of the one already there.
+  const manifestCopy = path.join(paths.dir, 'manifest.restore.yaml');
+  await fs.copyFile(paths.manifest, manifestCopy);
+  try {
+    return { backup: plan.backup.label, written: restored.written, files: restored.files, removed: restored.removed, recoveredTo, up: await up(manifestCopy, req.home) };
+  } finally {
+    await fs.rm(manifestCopy, { force: true });
+  }
+}
+
+async function forgetDcsState(name: string, home: string, manifest: Manifest): Promise<void> {
+  if (manifest.spec.dcs.endpoints.length === 0) {
+    // The private etcd holds this cluster only, and it is stopped: its data goes.
+    await fs.rm(clusterPaths(name, home).etcdDir, { recursive: true, force: true });
+    return;
+  }
+  const kv = etcdKv({ endpoints: manifest.spec.dcs.endpoints });
+  try {
+    await new ClusterStore(kv, manifest.spec.dcs.namespace, name).forget();
+  } finally {
+    await kv.close();
+  }
+}
+
+/** Switches WAL on the primary and waits until PostgreSQL reports the segment archived (skipped when none runs). */
+async function archiveCurrentWal(req: RestoreInPlaceRequest, passwordFile: string): Promise<void> {
+  const view = await loadView(await locateCluster(req.name, req.home)).catch(() => undefined);
+  const leader = view?.members.find((m) => m.name === view.leader?.name);
+  if (leader === undefined) return;
+  const url = new URL(leader.data.conn_url);
+  const client = await connect({ host: url.hostname, port: Number(url.port || 5432), user: 'postgres', password: await readSecret(passwordFile), database: 'postgres' });
+  try {
+    const segment = (await client.query<{ w: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS w')).rows[0]?.w ?? '';
+    await waitFor(`WAL segment ${segment} to be archived`, async () => {
+      const r = (await client.query<{ last: string | null }>('SELECT last_archived_wal AS last FROM pg_stat_archiver')).rows[0];
+      return (r?.last ?? '') >= segment;
+    }, { timeoutMs: 120_000, intervalMs: 250 });
+  } finally {
+    await client.end();
+  }
+}

@@ -1,8 +1,7 @@
 // Copies one data-directory file into a backup: whole, as changed pages over the reference, or not at all if unchanged.
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { type FileHandle, open } from 'node:fs/promises';
-import { PassThrough, Transform, pipeline } from 'node:stream';
+import { Transform, pipeline } from 'node:stream';
 import type { Lsn } from '../model/lsn.js';
 import type { Storage } from '../storage/storage.js';
 import type { ChecksumError, FileEntry, FileStore } from './backup-manifest.js';
@@ -101,7 +100,7 @@ async function copySmall(task: CopyTask, env: CopyEnv, fh: FileHandle, base: Bas
 /** Streams a large file whole into its own object. */
 async function copyWhole(task: CopyTask, env: CopyEnv, fh: FileHandle, base: Base): Promise<CopyResult> {
   const object = `${env.dir}data/${task.rel}${env.ext}`;
-  const { sink, done } = objectSink(env, object);
+  const { sink, write, done } = objectSink(env, object);
   const hash = createHash('sha256');
   const checksumErrors: ChecksumError[] = [];
   let size = 0;
@@ -110,7 +109,7 @@ async function copyWhole(task: CopyTask, env: CopyEnv, fh: FileHandle, base: Bas
       hash.update(chunk);
       if (task.kind === 'relation') checksumErrors.push(...(await checkPages(task, env, fh, chunk, size)));
       size += chunk.length;
-      if (!sink.write(chunk)) await once(sink, 'drain');
+      await write(chunk);
     }
     sink.end();
   } catch (e) {
@@ -134,28 +133,30 @@ async function copyDelta(task: CopyTask, env: CopyEnv, fh: FileHandle, base: Bas
   const checksumErrors: ChecksumError[] = [];
   let held: Buffer[] = [delta.header()];
   let heldBytes = 0;
-  let stream: { sink: PassThrough; done: Promise<number> } | undefined;
+  let stream: ReturnType<typeof objectSink> | undefined;
   let size = 0;
   const emit = async (parts: Buffer[]): Promise<void> => {
     for (const p of parts) deltaHash.update(p);
     if (stream === undefined) {
-      held.push(...parts);
+      // Pages point into the read buffer, which the next read overwrites: keep copies.
+      held.push(...parts.map((p) => Buffer.from(p)));
       heldBytes += parts.reduce((n, p) => n + p.length, 0);
       if (heldBytes < DELTA_BUFFER) return;
       stream = objectSink(env, object);
       parts = held;
       held = [];
     }
-    for (const p of parts) if (!stream.sink.write(p)) await once(stream.sink, 'drain');
+    for (const p of parts) await stream.write(p);
   };
   try {
     for await (const chunk of readChunks(fh)) {
       hash.update(chunk);
-      checksumErrors.push(...(await checkPages(task, env, fh, chunk, size)));
       const firstBlock = size / PAGE_SIZE;
       for (let off = 0; off + PAGE_SIZE <= chunk.length; off += PAGE_SIZE) {
         const block = firstBlock + off / PAGE_SIZE;
         if (block < refBlocks && !pageIsNew(chunk, off) && pageLsn(chunk, off) < since) continue;
+        // Only the pages stored are checked: the others were checked when an earlier backup stored them.
+        checksumErrors.push(...(await checkPages(task, env, fh, chunk.subarray(off, off + PAGE_SIZE), size + off)));
         await emit(delta.page(block, chunk, off));
       }
       size += chunk.length;
@@ -183,9 +184,14 @@ async function copyDelta(task: CopyTask, env: CopyEnv, fh: FileHandle, base: Bas
   };
 }
 
-/** A writable that encodes into one stored object; `done` resolves with the stored size once durable. */
-function objectSink(env: CopyEnv, object: string): { sink: PassThrough; done: Promise<number> } {
-  const sink = new PassThrough({ highWaterMark: CHUNK });
+/**
+ * The encoder of one stored object; `write` resolves once the bytes are taken in (the buffer may then be reused),
+ * `done` with the stored size once the object is durable.
+ */
+function objectSink(env: CopyEnv, object: string): { sink: Transform; write: (chunk: Buffer) => Promise<void>; done: Promise<number> } {
+  const sink = encoder(env.codec);
+  // Without compression or encryption the encoder passes buffers through as they are: hand it copies.
+  const passThrough = env.codec.compress.type === 'none' && env.codec.key === undefined;
   let storedSize = 0;
   const counter = new Transform({
     transform(b: Buffer, _enc, cb): void {
@@ -193,16 +199,24 @@ function objectSink(env: CopyEnv, object: string): { sink: PassThrough; done: Pr
       cb(null, b);
     },
   });
-  const encoded = pipeline(sink, encoder(env.codec), counter, () => undefined);
+  const encoded = pipeline(sink, counter, () => undefined);
   const done = env.storage.write(object, encoded).then(() => storedSize);
   done.catch((e: unknown) => sink.destroy(e as Error));
-  return { sink, done };
+  return { sink, write: (chunk) => writeTo(sink, passThrough ? Buffer.from(chunk) : chunk), done };
 }
 
+/** Writes and waits until the encoder has taken the bytes in: the caller may then reuse the buffer. */
+function writeTo(sink: Transform, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    sink.write(chunk, (e) => (e === null || e === undefined ? resolve() : reject(e)));
+  });
+}
+
+/** Reads the file in 1 MiB chunks into one buffer, reused: each chunk is valid until the next is asked for. */
 async function* readChunks(fh: FileHandle): AsyncGenerator<Buffer> {
+  const buf = Buffer.allocUnsafeSlow(CHUNK);
   let position = 0;
   for (;;) {
-    const buf = Buffer.allocUnsafe(CHUNK);
     const { bytesRead } = await fh.read(buf, 0, CHUNK, position);
     if (bytesRead === 0) return;
     position += bytesRead;

@@ -53,29 +53,43 @@ export function pageIsZero(buf: Buffer, offset = 0): boolean {
   return true;
 }
 
-/** pg_checksum_page: the checksum PostgreSQL stores for the page at relation block `blockNo`. */
+const words = pageSize / 4;
+const sums = new Uint32Array(nSums);
+const scratch = new Uint32Array(words);
+
+/**
+ * pg_checksum_page: the checksum PostgreSQL stores for the page at relation block `blockNo`. The page is 32 columns of
+ * little-endian uint32 words, column j folding into sums[j]; it is read through a Uint32Array (a copy when the page is
+ * not 4-byte aligned), which assumes a little-endian host like PostgreSQL's own on-disk format here.
+ */
 export function pageChecksum(buf: Buffer, offset: number, blockNo: number): number {
   checkBounds(buf, offset);
   assert(Number.isInteger(blockNo) && blockNo >= 0 && blockNo <= 0xffffffff, `bad block number ${blockNo}`);
-  const sums = Uint32Array.from(checksumBaseOffsets);
-  const words = new DataView(buf.buffer, buf.byteOffset + offset, pageSize);
-  // The page is 32 columns of little-endian uint32; column j folds into sums[j].
-  for (let word = 0; word < pageSize / 4; word++) {
-    let value = words.getUint32(word * 4, true);
-    // pd_checksum (bytes 8-9, the low half of word 2) counts as zero.
-    if (word === checksumOffset / 4) value &= 0xffff0000;
-    const j = word % nSums;
-    const tmp = (sums[j] ?? 0) ^ value;
-    sums[j] = Math.imul(tmp, fnvPrime) ^ (tmp >>> 17);
+  const start = buf.byteOffset + offset;
+  let page: Uint32Array;
+  if (start % 4 === 0) page = new Uint32Array(buf.buffer, start, words);
+  else {
+    new Uint8Array(scratch.buffer).set(buf.subarray(offset, offset + pageSize));
+    page = scratch;
+  }
+  sums.set(checksumBaseOffsets);
+  for (let row = 0; row < words; row += nSums) {
+    for (let j = 0; j < nSums; j++) {
+      let value = page[row + j] as number;
+      // pd_checksum (bytes 8-9, the low half of word 2) counts as zero.
+      if (row === 0 && j === checksumOffset / 4) value &= 0xffff0000;
+      const tmp = ((sums[j] as number) ^ value) >>> 0;
+      sums[j] = Math.imul(tmp, fnvPrime) ^ (tmp >>> 17);
+    }
   }
   // Two rounds of zeros to mix the last values, then xor-fold.
   let result = 0;
   for (let j = 0; j < nSums; j++) {
     for (let round = 0; round < 2; round++) {
-      const tmp = sums[j] ?? 0;
+      const tmp = sums[j] as number;
       sums[j] = Math.imul(tmp, fnvPrime) ^ (tmp >>> 17);
     }
-    result ^= sums[j] ?? 0;
+    result ^= sums[j] as number;
   }
   return (((result ^ blockNo) >>> 0) % 65535) + 1;
 }

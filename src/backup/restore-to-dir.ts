@@ -1,6 +1,6 @@
 // The restore recipe: reassemble a backup (full plus its diff/incr chain) into a data directory PostgreSQL starts from.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { type Dirent, createReadStream } from 'node:fs';
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PgpilotError } from '../base/errors.js';
@@ -71,9 +71,10 @@ export async function restoreToDir(req: RestoreToDirRequest): Promise<RestoreSum
   log.info('restore starting', { dir: req.dir, chain: target.chain });
   try {
     // Directories first, with the ones PostgreSQL needs even though their contents were not backed up.
-    for (const d of [...target.dirs, ...emptyDirsToRecreate]) await mkdir(path.join(req.dir, d), { recursive: true, mode: 0o700 });
+    const dirs = [...target.dirs, ...emptyDirsToRecreate];
+    for (const d of dirs) await mkdir(path.join(req.dir, d), { recursive: true, mode: 0o700 });
     const all = planRestore(target, manifests);
-    const { plans, removed } = req.delta === true ? await deltaPlans(req.dir, all) : { plans: all, removed: 0 };
+    const { plans, removed } = req.delta === true ? await deltaPlans(req.dir, all, dirs) : { plans: all, removed: 0 };
     const bytes = await writeFiles(req, plans);
     // The backup label makes PostgreSQL replay from the backup's checkpoint; the WAL to consistency goes in pg_wal.
     await writeFile(path.join(req.dir, 'backup_label'), target.backupLabel, { mode: 0o600 });
@@ -108,28 +109,36 @@ function processRunning(pid: number): boolean {
 }
 
 /**
- * The files a delta restore must write: those missing, or whose size or SHA-256 differ. Files the backup does not
- * have are removed (what a backup excludes, such as pg_wal's contents, is cleared too: recovery must read the
- * archive, not WAL from another history).
+ * The files a delta restore must write: those missing, or whose size or SHA-256 differ. Files and directories the
+ * backup does not have are removed (what a backup excludes is cleared too: recovery must read the archive, not WAL
+ * from another history, and a replication slot directory without its state file stops PostgreSQL from starting).
  */
-async function deltaPlans(dir: string, all: FilePlan[]): Promise<{ plans: FilePlan[]; removed: number }> {
+async function deltaPlans(dir: string, all: FilePlan[], dirs: readonly string[]): Promise<{ plans: FilePlan[]; removed: number }> {
   const wanted = new Map(all.map((p) => [p.path, p]));
   const plans: FilePlan[] = [];
   let removed = 0;
-  const existing = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((d) => d.isFile() || d.isSymbolicLink());
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const relative = (d: Dirent): string => path.relative(dir, path.join(d.parentPath, d.name)).split(path.sep).join('/');
   const present = new Set<string>();
-  for (const d of existing) {
-    const abs = path.join(d.parentPath, d.name);
-    const rel = path.relative(dir, abs).split(path.sep).join('/');
+  for (const d of entries.filter((e) => e.isFile() || e.isSymbolicLink())) {
+    const rel = relative(d);
     const plan = wanted.get(rel);
     if (plan === undefined) {
-      await rm(abs, { force: true });
+      await rm(path.join(dir, rel), { force: true });
       removed += 1;
       continue;
     }
     present.add(rel);
-    const st = await stat(abs);
-    if (st.size !== plan.size || (await fileSha256(abs)) !== plan.sha256) plans.push(plan);
+    const st = await stat(path.join(dir, rel));
+    if (st.size !== plan.size || (await fileSha256(path.join(dir, rel))) !== plan.sha256) plans.push(plan);
+  }
+  const keep = new Set(dirs);
+  for (const p of all) for (let d = path.posix.dirname(p.path); d !== '.'; d = path.posix.dirname(d)) keep.add(d);
+  // Deepest first, so a parent is looked at after its children are gone.
+  const strayDirs = entries.filter((e) => e.isDirectory()).map(relative).filter((rel) => !keep.has(rel)).sort((a, b) => b.length - a.length);
+  for (const rel of strayDirs) {
+    await rm(path.join(dir, rel), { recursive: true, force: true });
+    removed += 1;
   }
   for (const p of all) if (!present.has(p.path)) plans.push(p);
   return { plans, removed };

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { waitFor } from '../../src/base/wait.js';
 import { cliOk, runCli } from '../support/cli.js';
 import { query, testCluster, type TestCluster } from '../support/local-cluster.js';
 
@@ -36,6 +37,8 @@ test('an in-place restore to an LSN: delta, new timeline, rows before the target
   await sql("INSERT INTO t (phase) SELECT 'b' FROM generate_series(1, 100)");
   const lsn = (await sql<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l'))[0]?.l ?? '';
   await sql("INSERT INTO t (phase) SELECT 'c' FROM generate_series(1, 100)");
+  // The primary holds the replica's slot: its directory is not in the backup and must not survive the delta restore.
+  await waitFor('the replica slot on the primary', async () => (await sql('SELECT 1 FROM pg_replication_slots WHERE active')).length > 0, { timeoutMs: 30_000 });
   const timelineBefore = (await c.status()).members[0]?.timeline ?? 0;
   const refused = await runCli(['restore', c.name, '--in-place', '--lsn', lsn], c.env);
   assert.equal(refused.code, 70, 'without --yes and without a terminal it is refused');

@@ -12,7 +12,7 @@ import { type DataFile, listDataDir } from './data-files.js';
 import type { CopyResult, CopyTask } from './file-copy.js';
 import { newLabel } from './labels.js';
 import { type Repo, repoExtension } from './repo.js';
-import { listWal } from './wal-archive.js';
+import { findStored } from './wal-archive.js';
 import { runPool } from './worker-pool.js';
 
 export interface BackupRequest {
@@ -62,9 +62,10 @@ export async function takeBackup(req: BackupRequest): Promise<BackupManifest> {
     // Copy the files on worker threads.
     const listing = await listDataDir(req.dataDir);
     const copied = await copyFiles(req, { dir, label, ref, startLsn, checksums: identity.checksums }, listing.files);
-    // Stop the backup; PostgreSQL switches WAL and waits for the archiver.
+    // Stop the backup; PostgreSQL switches WAL. Waiting for the archive is ours: PostgreSQL's own wait polls once a
+    // second, ours looks at the repository itself, where restore will look.
     const stop = await client.query<{ lsn: string; labelfile: string; spcmapfile: string }>(
-      'SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(true)',
+      'SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(false)',
     );
     const row = stop.rows[0];
     if (row === undefined) throw new PgpilotError('Postgres', 'pg_backup_stop returned nothing');
@@ -199,9 +200,9 @@ async function copyFiles(
 async function waitForWal(req: BackupRequest, stopWal: string): Promise<void> {
   const timeoutMs = req.archiveTimeoutMs ?? 120_000;
   try {
-    await waitFor(`WAL segment ${stopWal} in repository ${req.repo.name}`, async () => (await listWal(req.repo)).some((w) => w.name === stopWal), {
+    await waitFor(`WAL segment ${stopWal} in repository ${req.repo.name}`, async () => (await findStored(req.repo, stopWal)).length > 0, {
       timeoutMs,
-      intervalMs: 250,
+      intervalMs: 50,
     });
   } catch (e) {
     throw new PgpilotError('Archive', `the backup's last WAL segment ${stopWal} did not reach repository ${req.repo.name} within ${timeoutMs / 1000} s`, {

@@ -90,7 +90,7 @@ export async function listWal(repo: Repo): Promise<ArchivedWal[]> {
 }
 
 /** The stored copies of one WAL file (normally one; more when the compression setting changed between pushes). */
-async function findStored(repo: Repo, walName: string): Promise<ArchivedWal[]> {
+export async function findStored(repo: Repo, walName: string): Promise<ArchivedWal[]> {
   const prefix = `${walObjectDir(walName)}${walName}${isHashed(walFile(walName).kind) ? '-' : ''}`;
   const objects = await repo.storage.list(prefix);
   return objects.flatMap((o) => {

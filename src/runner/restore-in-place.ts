@@ -5,7 +5,7 @@ import type { Logger } from '../base/log.js';
 import { waitFor } from '../base/wait.js';
 import { type RecoveryTarget, describeTarget } from '../backup/recovery-target.js';
 import { restoreToDir } from '../backup/restore-to-dir.js';
-import { fetchWalFiles } from '../backup/wal-fetch.js';
+import { startWalPrefetch } from '../backup/wal-prefetch.js';
 import { loadManifest } from '../config/manifest.js';
 import type { Manifest } from '../config/types.js';
 import { ClusterStore } from '../dcs/cluster-store.js';
@@ -55,9 +55,8 @@ export async function restoreInPlace(req: RestoreInPlaceRequest): Promise<Restor
   const owner = isRoot() ? await resolveRunAs('postgres') : undefined;
   const restored = await restoreToDir({ repo: plan.repo, label: plan.backup.label, dir: first.dataDir, jobs: manifest.spec.backup.jobs, log: req.log, delta: true, ...(owner === undefined ? {} : { owner }) });
   const walDir = path.join(first.dir, 'restore-wal');
-  await fs.rm(walDir, { recursive: true, force: true });
-  await fetchWalFiles(plan.repo, [...plan.chain.histories, ...plan.chain.segments], walDir, manifest.spec.backup.jobs, owner);
-  const recoveredTo = await recover({ dataDir: first.dataDir, socketDir: first.socketDir, logFile: first.postgresLog, walDir, target: plan.target, owner, log: req.log }, (client) => setPasswords(client, paths, manifest));
+  const prefetch = await startWalPrefetch(plan.repo, plan.chain, walDir, manifest.spec.backup.jobs, owner);
+  const recoveredTo = await recover({ dataDir: first.dataDir, socketDir: first.socketDir, logFile: first.postgresLog, prefetch, target: plan.target, owner, log: req.log }, (client) => setPasswords(client, paths, manifest));
   await fs.rm(walDir, { recursive: true, force: true });
   // The other members re-seed from the new primary: their data lives on a history the cluster has left.
   for (let i = 1; i < manifest.spec.instances; i++) await fs.rm(paths.member(memberName(req.name, i)).dataDir, { recursive: true, force: true });

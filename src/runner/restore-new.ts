@@ -10,7 +10,8 @@ import { type Repo, openRepo } from '../backup/repo.js';
 import { requireRestorePoint } from '../backup/restore-points.js';
 import { RESTORE_MARK, restoreToDir, withoutRestoreSettings } from '../backup/restore-to-dir.js';
 import { describeEnd } from '../backup/wal-chain.js';
-import { type ArchivedChain, archivedChain, fetchWalFiles } from '../backup/wal-fetch.js';
+import { type ArchivedChain, archivedChain } from '../backup/wal-fetch.js';
+import { type WalPrefetch, startWalPrefetch } from '../backup/wal-prefetch.js';
 import type { BackupManifest } from '../backup/backup-manifest.js';
 import { loadManifest } from '../config/manifest.js';
 import type { BackupRepoSpec, Manifest } from '../config/types.js';
@@ -69,10 +70,10 @@ export async function restoreToNew(req: RestoreNewRequest): Promise<RestoreNewRe
     await fs.mkdir(member.dir, { recursive: true, mode: 0o755 });
     await restoreToDir({ repo, label: backup.label, dir: member.dataDir, jobs: req.jobs, log: req.log, ...(owner === undefined ? {} : { owner }) });
     const walDir = path.join(member.dir, 'restore-wal');
-    await fetchWalFiles(repo, [...chain.histories, ...chain.segments], walDir, req.jobs, owner);
+    const prefetch = await startWalPrefetch(repo, chain, walDir, req.jobs, owner);
     // Recover to the target in a private PostgreSQL (socket only, trust in a 0700 directory), then set the new
     // cluster's passwords before anything can connect over TCP.
-    const recovered = await recover({ dataDir: member.dataDir, socketDir: member.socketDir, logFile: member.postgresLog, walDir, target, owner, log: req.log }, (client) => setPasswords(client, paths, next));
+    const recovered = await recover({ dataDir: member.dataDir, socketDir: member.socketDir, logFile: member.postgresLog, prefetch, target, owner, log: req.log }, (client) => setPasswords(client, paths, next));
     await fs.rm(walDir, { recursive: true, force: true });
     await fs.writeFile(paths.restoredMarker, JSON.stringify({ repo: spec.name, backup: backup.label, target: describeTarget(target), recoveredTo: recovered, at: now().toISOString() }, null, 2));
     // Start the new cluster: its first member adopts this data directory, the others clone it.
@@ -151,13 +152,13 @@ async function planWal(repo: Repo, tli: number, startWal: string, target: Recove
 }
 
 const confQuote = (v: string): string => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-const shellQuote = (v: string): string => `'${v.replace(/'/g, "'\\''")}'`;
 
 export interface RecoverOptions {
   dataDir: string;
   socketDir: string;
   logFile: string;
-  walDir: string;
+  /** Where recovery reads the archived WAL from; stopped when recovery ends. */
+  prefetch: WalPrefetch;
   target: RecoveryTarget;
   owner: RunAs | undefined;
   log: Logger;
@@ -175,32 +176,39 @@ export async function recover(o: RecoverOptions, finish: (client: PgClient) => P
   const auto = path.join(o.dataDir, 'postgresql.auto.conf');
   const original = withoutRestoreSettings(await fs.readFile(auto, 'utf8').catch(() => ''));
   const port = await freePort();
-  const restoreCommand = `cp ${shellQuote(`${o.walDir}/`).replace(/%/g, '%%')}%f %p`;
   const settings = [
     RESTORE_MARK, "archive_mode = 'off'", "listen_addresses = ''", `port = ${port}`, `unix_socket_directories = ${confQuote(o.socketDir)}`,
-    `hba_file = ${confQuote(hba)}`, ...recoverySettings(o.target, restoreCommand),
+    `hba_file = ${confQuote(hba)}`, ...recoverySettings(o.target, o.prefetch.restoreCommand),
   ];
   await fs.writeFile(auto, `${original}${settings.join('\n')}\n`, { mode: 0o600 });
   await fs.writeFile(path.join(o.dataDir, 'recovery.signal'), '', { mode: 0o600 });
   if (o.owner !== undefined) await chownR(o.dataDir, o.owner);
-  let exited: string | undefined;
-  await startPostgres({ binDir: '/usr/lib/postgresql/15/bin', dataDir: o.dataDir, runAs, logFile: o.logFile, log: o.log, timeoutMs: RECOVERY_TIMEOUT_MS, dieWithParent: true, onExit: (why) => (exited = why) });
+  // A download that fails stops recovery at once: PostgreSQL must not take the missing WAL for the archive's end.
+  let fetchFailed: Error | undefined;
+  o.prefetch.done.catch(async (e: unknown) => {
+    fetchFailed = e instanceof Error ? e : new Error(String(e));
+    await stopPostgres(o.dataDir, 'immediate', 30_000, o.log).catch(() => undefined);
+  });
   const conn = { host: o.socketDir, port, user: 'postgres', database: 'postgres', statementTimeoutMs: 60_000 };
   try {
+    // PostgreSQL reports itself ready once it has promoted (in recovery it says "standby").
+    await startPostgres({ binDir: '/usr/lib/postgresql/15/bin', dataDir: o.dataDir, runAs, logFile: o.logFile, log: o.log, timeoutMs: RECOVERY_TIMEOUT_MS, dieWithParent: true });
     await waitFor('recovery to reach its target and promote', async () => {
-      if (exited !== undefined) throw new PgpilotError('Backup', 'PostgreSQL stopped during recovery');
       const c = await connect(conn);
       try {
         return (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]?.r === false;
       } finally {
         await c.end();
       }
-    }, { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 250 });
+    }, { timeoutMs: 60_000, intervalMs: 100 });
   } catch (e) {
+    if (fetchFailed !== undefined) throw fetchFailed;
     const tail = (await fs.readFile(o.logFile, 'utf8').catch(() => '')).split('\n').filter((l) => /FATAL|ERROR|PANIC/.test(l)).slice(-3).join('\n');
     throw new PgpilotError('Backup', `recovery to ${describeTarget(o.target)} failed${tail === '' ? `: ${errorMessage(e)}` : `:\n${tail}`}`, {
       hint: 'a target after the last archived WAL is never reached: choose an earlier one (pgpilot backups shows the window)',
     });
+  } finally {
+    await o.prefetch.stop();
   }
   const client = await connect(conn);
   let at: { timeline: number; lsn: string };

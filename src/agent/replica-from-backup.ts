@@ -7,7 +7,7 @@ import { completeBackups } from '../backup/catalog.js';
 import { openRepo } from '../backup/repo.js';
 import { restoreToDir, withoutRestoreSettings } from '../backup/restore-to-dir.js';
 import { describeEnd, type WalChain } from '../backup/wal-chain.js';
-import { archivedChain, fetchWalFiles } from '../backup/wal-fetch.js';
+import { archivedChain, backupsOnNewestHistory, fetchWalFiles } from '../backup/wal-fetch.js';
 import type { AgentConfig, BackupRepoSpec } from '../config/types.js';
 import type { BackupCloneRequest, RetainedWal } from '../ha/postgres-member.js';
 import { formatLsn } from '../model/lsn.js';
@@ -27,7 +27,7 @@ const archiveCatchUpMs = 60_000;
 export function replicaFromBackup(spec: BackupRepoSpec, config: AgentConfig, logger: Logger): (request: BackupCloneRequest) => Promise<boolean> {
   return async ({ dataDir, systemId, retainedWal }) => {
     const repo = await openRepo(spec);
-    const backup = (await completeBackups(repo.storage)).filter((b) => b.systemId === systemId).at(-1);
+    const backup = (await backupsOnNewestHistory(repo, await completeBackups(repo.storage), undefined)).filter((b) => b.systemId === systemId).at(-1);
     if (backup === undefined) {
       logger.info('no complete backup of this cluster in the repository', { repo: spec.name, systemId });
       return false;

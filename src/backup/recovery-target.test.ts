@@ -20,6 +20,18 @@ test('flags give one target; two are refused; none is the end of the archive', (
   assert.throws(() => parseTarget({ lsn: 'zz', immediate: false }), /is not an LSN/);
 });
 
+test('a time without a zone is UTC, whatever the host zone; a given zone is kept', () => {
+  const at = (time: string): string => {
+    const t = parseTarget({ time, immediate: false });
+    assert.ok(t.kind === 'time');
+    return t.time.toISOString();
+  };
+  assert.equal(at('2026-11-22 03:00:00'), '2026-11-22T03:00:00.000Z');
+  assert.equal(at('2026-11-22T03:00:00.5'), '2026-11-22T03:00:00.500Z');
+  assert.equal(at('2026-11-22T03:00:00+01:00'), '2026-11-22T02:00:00.000Z');
+  assert.equal(at('2026-11-22T03:00:00Z'), '2026-11-22T03:00:00.000Z');
+});
+
 test('the newest backup consistent before the target is chosen; too early a target names the earliest point', () => {
   assert.equal(chooseBackup([b1, b2], { kind: 'time', time: new Date('2026-11-01T12:00:00Z') }, undefined).label, b1.label);
   assert.equal(chooseBackup([b1, b2], { kind: 'time', time: new Date('2026-11-03T00:00:00Z') }, undefined).label, b2.label);

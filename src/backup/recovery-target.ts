@@ -19,7 +19,7 @@ export function parseTarget(flags: { time?: string; lsn?: string; xid?: string; 
   }
   if (flags.immediate) return { kind: 'immediate' };
   if (flags.time !== undefined) {
-    const ms = Date.parse(flags.time);
+    const ms = Date.parse(withZone(flags.time));
     if (Number.isNaN(ms)) throw new PgpilotError('Usage', `--time "${flags.time}" is not a time`, { hint: 'use ISO 8601 with a zone, e.g. 2026-11-22T03:00:00Z' });
     return { kind: 'time', time: new Date(ms) };
   }
@@ -36,6 +36,14 @@ export function parseTarget(flags: { time?: string; lsn?: string; xid?: string; 
   }
   if (flags.name !== undefined) return { kind: 'name', name: flags.name, lsn: undefined };
   return { kind: 'latest' };
+}
+
+/** A time of day without a zone is UTC (JavaScript would read it in the host's zone). */
+function withZone(text: string): string {
+  const t = text.trim();
+  const hasTime = /\d:\d/.test(t);
+  const hasZone = /(?:Z|[+-]\d{2}(?::?\d{2})?|\b(?:UTC|GMT))$/i.test(t);
+  return hasTime && !hasZone ? `${t}Z` : t;
 }
 
 export function describeTarget(t: RecoveryTarget): string {

@@ -1,6 +1,8 @@
-// Which archived WAL a recovery reads (following timeline history), where the archive ends, and the first gap in it.
+// Which archived WAL a recovery reads (following timeline history), where the archive ends, the first gap in it, and
+// which backups lie on the history recovery follows.
 import { PgpilotError } from '../base/errors.js';
-import { type Lsn, formatLsn } from '../model/lsn.js';
+import type { BackupManifest } from './backup-manifest.js';
+import { type Lsn, formatLsn, parseLsn } from '../model/lsn.js';
 import { type TimelineSwitch, defaultSegmentSize, parseTimelineHistory, segmentTimeline, walFileName } from '../model/wal.js';
 
 export interface WalName {
@@ -70,4 +72,25 @@ export function walChain(
 
 export function describeEnd(chain: WalChain): string {
   return `LSN ${formatLsn(chain.endLsn)} on timeline ${chain.timeline} (end of ${chain.segments.at(-1) ?? 'nothing'})`;
+}
+
+/**
+ * The backups recovery can start from: those on the history of the newest timeline (recovery follows it). After an
+ * in-place restore, backups taken on the abandoned timeline after the switch are not: their WAL leads elsewhere.
+ */
+export function backupsOnHistory(backups: BackupManifest[], histories: ReadonlyMap<number, TimelineSwitch[]>, set: string | undefined): BackupManifest[] {
+  const newest = Math.max(0, ...histories.keys(), ...backups.map((b) => b.timeline));
+  const history = histories.get(newest) ?? [];
+  const onHistory = (b: BackupManifest): boolean => {
+    if (b.timeline === newest) return true;
+    const left = history.find((h) => h.tli === b.timeline);
+    return left !== undefined && parseLsn(b.stopLsn) <= left.switchLsn;
+  };
+  const off = backups.find((b) => b.label === set && !onHistory(b));
+  if (off !== undefined) {
+    throw new PgpilotError('Backup', `backup ${off.label} is on timeline ${off.timeline}, which the newest timeline ${newest} does not pass through at that point`, {
+      hint: 'it belongs to a history the cluster has left (an in-place restore or a failover): choose another backup (pgpilot backups)',
+    });
+  }
+  return backups.filter(onHistory);
 }

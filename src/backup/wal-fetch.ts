@@ -1,12 +1,14 @@
-// Archived WAL for a recovery: the chain from a backup's start to the end of the archive, fetched into a directory.
+// Archived WAL for a recovery: which backups lie on the newest timeline's history, the chain from a backup's start to
+// the end of the archive, fetched into a directory.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PgpilotError } from '../base/errors.js';
 import { type RunAs, chownR } from '../pg/os-user.js';
 import { archivedHistories } from './recovery-window.js';
+import type { BackupManifest } from './backup-manifest.js';
 import type { Repo } from './repo.js';
 import { getWal, listWal } from './wal-archive.js';
-import { type WalChain, parseHistories, walChain } from './wal-chain.js';
+import { type WalChain, backupsOnHistory, parseHistories, walChain } from './wal-chain.js';
 
 export interface ArchivedChain extends WalChain {
   /** Every archived timeline history file: recovery reads them to follow the timeline switches. */
@@ -18,6 +20,11 @@ export async function archivedChain(repo: Repo, from: { tli: number; startSegNo:
   const archived = await listWal(repo);
   const chain = walChain(archived, parseHistories(await archivedHistories(repo, archived)), from, untilSegNo);
   return { ...chain, histories: archived.filter((w) => w.kind === 'history').map((h) => h.name) };
+}
+
+/** The complete backups recovery can start from, given the archived timeline histories (see backupsOnHistory). */
+export async function backupsOnNewestHistory(repo: Repo, backups: BackupManifest[], set: string | undefined): Promise<BackupManifest[]> {
+  return backupsOnHistory(backups, parseHistories(await archivedHistories(repo, await listWal(repo))), set);
 }
 
 /** Fetches WAL files into `dir`, `jobs` at a time: PostgreSQL then reads them with a plain copy, or from pg_wal. */

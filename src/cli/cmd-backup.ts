@@ -1,4 +1,4 @@
-// CLI commands of the backup engine: backup, backups, verify, expire, archive-status, restore --to-dir, dump, dumps, dump-restore.
+// CLI commands of the backup engine: backup, backups, verify, expire, archive-status, restore (to a directory, a new cluster or in place), restore-point, dump, dumps, dump-restore.
 import { PgpilotError } from '../base/errors.js';
 import { jsonLogger } from '../base/log.js';
 import { waitFor } from '../base/wait.js';
@@ -8,7 +8,7 @@ import { openRepo } from '../backup/repo.js';
 import { recordRestorePoint } from '../backup/restore-points.js';
 import type { Manifest } from '../config/types.js';
 import { connect } from '../pg/query.js';
-import { restoreToNew } from '../runner/restore-new.js';
+import { restoreToNew, sourceRepo } from '../runner/restore-new.js';
 import { renderStatus } from './cmd-inspect.js';
 import { restoreToDir } from '../backup/restore-to-dir.js';
 import { type ApiClient, apiClient } from '../client/api-client.js';
@@ -143,7 +143,7 @@ export async function cmdArchiveStatus(args: ParsedArgs, io: Io): Promise<number
   return 0;
 }
 
-/** Restores a backup: into a directory on this host (--to-dir), or into a new cluster recovered to a target (--to-new). */
+/** Restores a backup: into a directory on this host (--to-dir), into a new cluster (--to-new) or in place, to a target. */
 export async function cmdRestore(args: ParsedArgs, io: Io): Promise<number> {
   const name = args.positionals[0] ?? '';
   const dir = stringFlag(args, 'to-dir');
@@ -155,14 +155,12 @@ export async function cmdRestore(args: ParsedArgs, io: Io): Promise<number> {
   if (inPlace) return restoreHere(args, io, name);
   const manifest = await loadManifest(stringFlag(args, 'file') ?? clusterPaths(name, io.home).manifest);
   if (toNew !== undefined) return restoreNew(args, io, manifest, toNew);
-  const repoName = stringFlag(args, 'repo');
-  const spec = repoName === undefined ? manifest.spec.backup.repos[0] : manifest.spec.backup.repos.find((r) => r.name === repoName);
-  if (spec === undefined) {
-    throw new PgpilotError('NotFound', repoName === undefined ? `cluster ${name} has no backup repository` : `cluster ${name} has no repository "${repoName}"`, {
-      hint: `repositories: ${manifest.spec.backup.repos.map((r) => r.name).join(', ') || 'none'}`,
+  if (targetFlags(args).kind !== 'latest') {
+    throw new PgpilotError('Usage', 'pgpilot restore --to-dir copies a backup as it is and takes no recovery target', {
+      hint: 'for a point in time use --to-new NEWNAME or --in-place; or start the copy with your own recovery settings',
     });
   }
-  const repo = await openRepo(spec);
+  const repo = await openRepo(sourceRepo(manifest, stringFlag(args, 'repo')));
   const set = stringFlag(args, 'set');
   const summary = await restoreToDir({
     repo,

@@ -95,7 +95,7 @@ const commands: Array<CommandSpec & { run: Handler; hidden?: boolean }> = [
   },
   {
     name: 'restore', usage: 'pgpilot restore NAME (--to-dir DIR | --to-new NEW --new-file MANIFEST | --in-place [--yes]) [--time T | --lsn L | --xid X | --name P | --immediate] [--set LABEL] [--repo R] [-f MANIFEST]',
-    summary: 'Restore a backup into a directory, or into a new cluster recovered to a point in time.',
+    summary: 'Restore a backup into a directory, into a new cluster, or in place, to a point in time.',
     positionals: ['NAME'], flags: {
       'to-dir': { kind: 'string', help: 'reassemble the backup into this absent or empty directory' },
       'to-new': { kind: 'string', help: 'create this new cluster from the backup and the archived WAL' },

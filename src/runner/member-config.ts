@@ -4,7 +4,7 @@ import type { AgentConfig, Manifest } from '../config/types.js';
 import { clusterPaths, memberName } from './layout.js';
 
 /**
- * `restored`: the first member's data directory holds a restored backup (`pgpilot restore --to-new`): it bootstraps
+ * `restored`: the first member's data directory holds a restored backup (`pgpilot restore --to-new` or `--in-place`): it bootstraps
  * the cluster from it, and the others wait to clone it instead of racing to run initdb.
  */
 export function memberConfigs(manifest: Manifest, dcsEndpoints: string[], home: string, restored = false): AgentConfig[] {

@@ -1,6 +1,7 @@
 // `pgpilot restore NAME --in-place`: stop the cluster, delta-restore its first member to a target, re-seed the others.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { PgpilotError } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
 import { waitFor } from '../base/wait.js';
 import { type RecoveryTarget, describeTarget } from '../backup/recovery-target.js';
@@ -48,7 +49,7 @@ export async function restoreInPlace(req: RestoreInPlaceRequest): Promise<Restor
   const spec = sourceRepo(manifest, req.repo);
   // The state before the restore stays restorable: its last WAL reaches the archive before anything stops (and the
   // checks below see the archive up to now).
-  await archiveCurrentWal(req, paths.superuserPassword);
+  await prepareSource(req, paths.superuserPassword);
   const plan = await planRecovery(spec, req.target, req.set, new Date(), req.log);
   await down(req.name, req.home, { destroy: false });
   const first = paths.member(memberName(req.name, 0));
@@ -89,14 +90,28 @@ async function forgetDcsState(name: string, home: string, manifest: Manifest): P
   }
 }
 
-/** Switches WAL on the primary and waits until PostgreSQL reports the segment archived (skipped when none runs). */
-async function archiveCurrentWal(req: RestoreInPlaceRequest, passwordFile: string): Promise<void> {
+/**
+ * On the running primary: refuses an xid target that has not started yet; commits an empty transaction, so any time
+ * target up to now has a commit after it to stop at (an idle database has none); switches WAL and waits until
+ * PostgreSQL reports the segment archived. A cluster that is down cannot archive: its WAL after the last archived
+ * segment is lost by the restore, which the log says.
+ */
+async function prepareSource(req: RestoreInPlaceRequest, passwordFile: string): Promise<void> {
   const view = await loadView(await locateCluster(req.name, req.home)).catch(() => undefined);
   const leader = view?.members.find((m) => m.name === view.leader?.name);
-  if (leader === undefined) return;
+  if (leader === undefined) {
+    req.log.warn('no running primary: WAL written after the last archived segment cannot be archived first and is lost by the restore', { cluster: req.name });
+    return;
+  }
   const url = new URL(leader.data.conn_url);
   const client = await connect({ host: url.hostname, port: Number(url.port || 5432), user: 'postgres', password: await readSecret(passwordFile), database: 'postgres' });
   try {
+    const target = req.target;
+    if (target.kind === 'xid') {
+      const next = BigInt((await client.query<{ x: string }>("SELECT (pg_snapshot_xmax(pg_current_snapshot()))::text AS x")).rows[0]?.x ?? '0');
+      if (target.xid >= next) throw new PgpilotError('Backup', `cannot restore to transaction ${target.xid}: it has not started yet (the next transaction is ${next})`, { hint: 'give the xid of a transaction that committed (txid_current() in it)' });
+    }
+    await client.query('SELECT pg_current_xact_id()');
     const segment = (await client.query<{ w: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS w')).rows[0]?.w ?? '';
     await waitFor(`WAL segment ${segment} to be archived`, async () => {
       const r = (await client.query<{ last: string | null }>('SELECT last_archived_wal AS last FROM pg_stat_archiver')).rows[0];

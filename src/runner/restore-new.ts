@@ -10,7 +10,7 @@ import { type Repo, openRepo } from '../backup/repo.js';
 import { requireRestorePoint } from '../backup/restore-points.js';
 import { RESTORE_MARK, restoreToDir, withoutRestoreSettings } from '../backup/restore-to-dir.js';
 import { describeEnd } from '../backup/wal-chain.js';
-import { type ArchivedChain, archivedChain } from '../backup/wal-fetch.js';
+import { type ArchivedChain, archivedChain, backupsOnNewestHistory } from '../backup/wal-fetch.js';
 import { type WalPrefetch, startWalPrefetch } from '../backup/wal-prefetch.js';
 import type { BackupManifest } from '../backup/backup-manifest.js';
 import { loadManifest } from '../config/manifest.js';
@@ -24,7 +24,7 @@ import { ensureRole } from '../pg/roles.js';
 import { type ClusterPaths, clusterPaths, memberName } from './layout.js';
 import { freePort } from './ports.js';
 import { readState } from './state.js';
-import { prepareFiles, up, type UpResult } from './up.js';
+import { checkPortsFree, prepareFiles, up, type UpResult } from './up.js';
 
 export interface RestoreNewRequest {
   /** The source cluster's manifest: where its repositories are. */
@@ -60,6 +60,7 @@ export async function restoreToNew(req: RestoreNewRequest): Promise<RestoreNewRe
   }
   const spec = sourceRepo(req.sourceManifest, req.repo);
   refuseSharedRepo(spec, next);
+  await checkPortsFree(next);
   const { repo, target, backup, chain } = await planRecovery(spec, req.target, req.set, now(), req.log);
 
   // Restore the backup into the first member's data directory, with the WAL recovery reads beside it.
@@ -100,7 +101,7 @@ export async function planRecovery(spec: BackupRepoSpec, requested: RecoveryTarg
   if (target.kind === 'time' && target.time.getTime() > now.getTime()) {
     throw new PgpilotError('Backup', `cannot restore to ${describeTarget(target)}: it is in the future`, { hint: 'give a time in the past (UTC unless the time names its zone)' });
   }
-  const backup = chooseBackup(await completeBackups(repo.storage), target, set);
+  const backup = chooseBackup(await backupsOnNewestHistory(repo, await completeBackups(repo.storage), set), target, set);
   const chain = await planWal(repo, backup.timeline, backup.startWal, target);
   log.info('restore plan', { backup: backup.label, target: describeTarget(target), walSegments: chain.segments.length, archiveEnd: describeEnd(chain) });
   return { repo, target, backup, chain };

@@ -81,7 +81,8 @@ export async function waitHealthy(
   return outcome;
 }
 
-async function checkPortsFree(manifest: Manifest): Promise<void> {
+/** Refuses a manifest whose PostgreSQL or API ports something already listens on. */
+export async function checkPortsFree(manifest: Manifest): Promise<void> {
   const { spec } = manifest;
   const busy: string[] = [];
   for (let i = 0; i < spec.instances; i++) {

@@ -42,6 +42,10 @@ test('an in-place restore to an LSN: delta, new timeline, rows before the target
   const timelineBefore = (await c.status()).members[0]?.timeline ?? 0;
   const refused = await runCli(['restore', c.name, '--in-place', '--lsn', lsn], c.env);
   assert.equal(refused.code, 70, 'without --yes and without a terminal it is refused');
+  const future = await runCli(['restore', c.name, '--in-place', '--xid', '99999999', '--yes'], c.env);
+  assert.equal(future.code, 104, future.stderr);
+  assert.match(future.stderr, /transaction 99999999: it has not started yet/);
+  assert.equal((await sql<{ n: string }>('SELECT count(*)::text AS n FROM t'))[0]?.n, '300', 'the cluster still serves, untouched');
   const out = await cliOk(['restore', c.name, '--in-place', '--lsn', lsn, '--yes'], c.env, 600_000).catch(async (e: unknown) => {
     const log = await fs.readFile(path.join(c.home, c.name, 'members', `${c.name}-0`, 'postgres.log'), 'utf8').catch(() => '');
     throw new Error(`${String(e)}\n--- postgres.log of member 0:\n${log.split('\n').slice(-40).join('\n')}`);

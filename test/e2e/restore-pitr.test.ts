@@ -3,6 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { BackupListing } from '../../src/api/jobs.js';
@@ -126,6 +127,17 @@ test('validation errors are clear and leave everything as it was', async () => {
   await refused(await restore(['--lsn', 'FF/0']), 104, /after the newest archived WAL, which ends at LSN/, n.name);
   await refused(await restore(['--set', '20200101-000000F']), 40, /20200101-000000F is not a complete backup/, n.name);
   await refused(await restore(['--name', 'no-such-point']), 40, /no restore point "no-such-point"/, n.name);
+  // The new cluster's port taken: refused before the restore, not after it.
+  const squatter = net.createServer();
+  await new Promise<void>((resolve) => squatter.listen(n.port, '127.0.0.1', resolve));
+  try {
+    await refused(await restore([]), 41, new RegExp(`ports already in use: ${n.port}`), n.name);
+  } finally {
+    await new Promise((resolve) => squatter.close(resolve));
+  }
+  const toDir = await runCli(['restore', c.name, '--to-dir', path.join(tmp, 'dir-with-target'), '--time', '2026-01-01T00:00:00Z'], c.env);
+  assert.equal(toDir.code, 11, toDir.stderr);
+  assert.match(toDir.stderr, /--to-dir copies a backup as it is and takes no recovery target/);
   // A copy of the repository elsewhere, then damaged: a missing segment is named; a wrong passphrase is refused.
   const copy = path.join(tmp, 'repo-copy');
   await fs.cp(path.join(tmp, 'repo'), copy, { recursive: true });

@@ -120,7 +120,8 @@ export class JobManager {
   private launch(job: JobInfo): void {
     const log = this.o.logger.child({ job: job.id, kind: job.kind });
     const [program, ...args] = this.o.command(job.kind, job.options);
-    const child = spawn(program ?? '', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    // Reads of scattered pages go out in parallel: more of libuv's threads than its default four.
+    const child = spawn(program ?? '', args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, UV_THREADPOOL_SIZE: '16' } });
     let stdout = '';
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     let finish: (job: JobInfo) => void = () => undefined;

@@ -25,8 +25,11 @@ export interface FileEntry {
   size: number;
   mode: number;
   mtimeMs: number;
-  /** SHA-256 of the whole file as backed up (after applying pages, for a delta). */
-  sha256: string;
+  /**
+   * SHA-256 of the whole file as backed up (after applying pages, for a delta). Absent for a delta whose pages were
+   * found from the WAL: the file was not read whole (the delta's own deltaSha256 still covers what was stored).
+   */
+  sha256?: string;
   store: FileStore;
 }
 

@@ -4,7 +4,8 @@ import { openStorage } from '../storage/open-storage.js';
 import type { StorageSpec } from '../storage/spec.js';
 import { BundleWriter } from './bundle.js';
 import type { CodecOptions } from './codec/codec.js';
-import { type CopyResult, type CopyTask, copyFile } from './file-copy.js';
+import type { CopyResult, CopyTask } from './copy-io.js';
+import { copyFile } from './file-copy.js';
 import { serveWorker } from './worker-pool.js';
 
 export interface CopyWorkerData {

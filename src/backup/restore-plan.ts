@@ -16,7 +16,8 @@ export interface FilePlan {
   path: string;
   size: number;
   mode: number;
-  sha256: string;
+  /** Absent when the backup did not read the file whole (a delta found from the WAL). */
+  sha256: string | undefined;
   /** The file's content as first stored; undefined for an empty file. */
   base: Source | undefined;
   /** Page deltas to apply in order. */

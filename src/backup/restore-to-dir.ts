@@ -130,7 +130,7 @@ async function deltaPlans(dir: string, all: FilePlan[], dirs: readonly string[])
     }
     present.add(rel);
     const st = await stat(path.join(dir, rel));
-    if (st.size !== plan.size || (await fileSha256(path.join(dir, rel))) !== plan.sha256) plans.push(plan);
+    if (plan.sha256 === undefined || st.size !== plan.size || (await fileSha256(path.join(dir, rel))) !== plan.sha256) plans.push(plan);
   }
   const keep = new Set(dirs);
   for (const p of all) for (let d = path.posix.dirname(p.path); d !== '.'; d = path.posix.dirname(d)) keep.add(d);
@@ -187,7 +187,7 @@ async function writeFiles(req: RestoreToDirRequest, plans: FilePlan[]): Promise<
   const firstPhase: RestoreTask[] = [];
   const secondPhase: RestoreTask[] = [];
   for (const p of plans) {
-    const final = p.deltas.length === 0 ? { sha256: p.sha256 } : {};
+    const final = p.deltas.length === 0 && p.sha256 !== undefined ? { sha256: p.sha256 } : {};
     if (p.base === undefined) {
       await writeFile(path.join(req.dir, p.path), Buffer.alloc(0), { mode: p.mode });
     } else if (p.base.offset === undefined) {
@@ -200,7 +200,7 @@ async function writeFiles(req: RestoreToDirRequest, plans: FilePlan[]): Promise<
       }
       b.files.push({ path: p.path, mode: p.mode, offset: p.base.offset, storedSize: p.base.storedSize, ...final });
     }
-    if (p.deltas.length > 0) secondPhase.push({ kind: 'deltas', path: p.path, sha256: p.sha256, deltas: p.deltas });
+    if (p.deltas.length > 0) secondPhase.push({ kind: 'deltas', path: p.path, ...(p.sha256 === undefined ? {} : { sha256: p.sha256 }), deltas: p.deltas });
   }
   firstPhase.push(...bundles.values());
   const workerData: RestoreWorkerData = { storageSpec: req.repo.storageSpec, key: req.repo.key, dir: req.dir };

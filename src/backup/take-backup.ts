@@ -9,10 +9,12 @@ import { type BackupManifest, type BackupType, type ChecksumError, type FileEntr
 import { type StartedMarker, completeBackups, startedPath } from './catalog.js';
 import type { CopyWorkerData } from './copy-worker.js';
 import { type DataFile, listDataDir } from './data-files.js';
-import type { CopyResult, CopyTask } from './file-copy.js';
+import type { CopyResult, CopyTask } from './copy-io.js';
 import { newLabel } from './labels.js';
 import { type Repo, repoExtension } from './repo.js';
 import { findStored } from './wal-archive.js';
+import { changedBlocksOfFile, walChangesBetween } from './wal-changes.js';
+import type { WalChanges } from './wal-records.js';
 import { runPool } from './worker-pool.js';
 
 export interface BackupRequest {
@@ -61,7 +63,8 @@ export async function takeBackup(req: BackupRequest): Promise<BackupManifest> {
     const startXmin = await scalar(client, 'SELECT pg_snapshot_xmin(pg_current_snapshot())::text');
     // Copy the files on worker threads.
     const listing = await listDataDir(req.dataDir);
-    const copied = await copyFiles(req, { dir, label, ref, startLsn, checksums: identity.checksums }, listing.files);
+    const changes = ref === undefined ? undefined : await changesSince(req, ref.manifest, timeline, startLsn, log);
+    const copied = await copyFiles(req, { dir, label, ref, startLsn, checksums: identity.checksums, changes }, listing.files);
     // Stop the backup; PostgreSQL switches WAL. Waiting for the archive is ours: PostgreSQL's own wait polls once a
     // second, ours looks at the repository itself, where restore will look.
     const stop = await client.query<{ lsn: string; labelfile: string; spcmapfile: string }>(
@@ -127,6 +130,23 @@ async function chooseReference(req: BackupRequest, log: Logger): Promise<{ type:
   return { type: req.type, ref: { manifest: pick, files: new Map(pick.files.map((f) => [f.path, f])) } };
 }
 
+/**
+ * What the WAL says changed since the reference backup started, so that only those pages are read. Undefined (every
+ * changed file is then read whole, pages kept by their LSN) when the WAL in between cannot be read, or the reference
+ * lies on a timeline this one did not come from.
+ */
+async function changesSince(req: BackupRequest, ref: BackupManifest, timeline: number, startLsn: Lsn, log: Logger): Promise<WalChanges | undefined> {
+  const t0 = Date.now();
+  try {
+    const changes = await walChangesBetween(req.repo, req.dataDir, { tli: ref.timeline, lsn: parseLsn(ref.startLsn) }, { tli: timeline, lsn: startLsn });
+    log.info('changed blocks read from the WAL', { reference: ref.label, records: changes.records, relations: changes.blocks.size, ms: Date.now() - t0 });
+    return changes;
+  } catch (e) {
+    log.warn('cannot read the WAL since the reference backup: changed pages are found by reading the files', { reference: ref.label, error: errorMessage(e) });
+    return undefined;
+  }
+}
+
 /** The labels a diff or incr depends on: the full, then (incr) the reference's own chain. */
 function chainTo(ref: BackupManifest, type: BackupType): string[] {
   return type === 'diff' ? [ref.chain[0] ?? ref.label] : ref.chain;
@@ -156,14 +176,16 @@ interface Copied {
 
 async function copyFiles(
   req: BackupRequest,
-  b: { dir: string; label: string; ref: Reference | undefined; startLsn: Lsn; checksums: boolean },
+  b: { dir: string; label: string; ref: Reference | undefined; startLsn: Lsn; checksums: boolean; changes: WalChanges | undefined },
   files: readonly DataFile[],
 ): Promise<Copied> {
   const refLabel = b.ref?.manifest.label;
   const tasks: CopyTask[] = files
     .map((f) => {
       const entry = b.ref?.files.get(f.rel);
-      return entry === undefined || refLabel === undefined ? { ...f } : { ...f, ref: { entry, label: refLabel } };
+      if (entry === undefined || refLabel === undefined) return { ...f };
+      const blocks = b.changes === undefined || f.kind !== 'relation' ? undefined : changedBlocksOfFile(b.changes, f.rel, f.size);
+      return { ...f, ref: { entry, label: refLabel }, ...(blocks === undefined ? {} : { blocks }) };
     })
     .sort((x, y) => y.size - x.size);
   const out: Copied = { files: [], storedSize: 0, readSize: 0, checksumErrors: [] };

@@ -65,7 +65,8 @@ async function checkBackupFiles(repo: Repo, m: BackupManifest, problems: string[
   let objects = 0;
   for (const f of m.files) {
     const s = f.store;
-    const expected = s.kind === 'delta' ? s.deltaSha256 : f.sha256;
+    // A whole file always carries its SHA-256; only a delta found from the WAL has none (its own hash covers it).
+    const expected = s.kind === 'delta' ? s.deltaSha256 : (f.sha256 ?? 'missing from the manifest');
     if (s.kind === 'bundle' || (s.kind === 'delta' && s.offset !== undefined)) {
       const slices = bundles.get(s.object) ?? [];
       slices.push({ offset: s.offset ?? 0, storedSize: s.storedSize, sha256: expected, path: f.path });

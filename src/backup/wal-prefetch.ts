@@ -61,7 +61,7 @@ export async function startWalPrefetch(repo: Repo, chain: { histories: readonly 
     while (!stopped && next < segments.length) {
       const read = await lastRead();
       // Replay has moved past these: they are not read again.
-      for (; removedUpTo < read; removedUpTo++) await fs.rm(path.join(dir, segments[removedUpTo] as string), { force: true });
+      while (removedUpTo < read) await fs.rm(path.join(dir, segments[removedUpTo++] as string), { force: true });
       if (next > read + PREFETCH_AHEAD) {
         await sleep(POLL_MS);
         continue;

@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PgpilotError } from '../../src/base/errors.js';
-import { readManifest, writeManifest } from '../../src/backup/backup-manifest.js';
+import { parseManifest, readManifest, writeManifest } from '../../src/backup/backup-manifest.js';
 import { openRepo } from '../../src/backup/repo.js';
 import type { BackupRepoSpec } from '../../src/config/types.js';
 import type { BackupSummary } from '../../src/cli/backup-summary.js';
@@ -44,6 +44,7 @@ before(async () => {
   await sql("INSERT INTO big SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, 40000) g");
   await sql('CREATE TABLE small (id int, v text)');
   await sql("INSERT INTO small VALUES (1, 'one'), (2, 'two')");
+  await sql('CREATE TABLE fresh (id int)');
 });
 after(async () => {
   await c?.destroy();
@@ -55,9 +56,9 @@ async function sql(text: string, port = primaryPort): Promise<Record<string, unk
   return query(await c.superuser(port), text);
 }
 
-/** The contents of both tables, as one digest. */
+/** The contents of the tables, as one digest. */
 async function snapshot(port = primaryPort): Promise<string> {
-  const [row] = await sql("SELECT md5(string_agg(id || ':' || v, ',' ORDER BY id)) || '/' || (SELECT md5(string_agg(id || ':' || v, ',' ORDER BY id)) FROM small) AS d FROM big", port);
+  const [row] = await sql("SELECT md5(string_agg(id || ':' || v, ',' ORDER BY id)) || '/' || (SELECT md5(string_agg(id || ':' || v, ',' ORDER BY id)) FROM small) || '/' || (SELECT count(*) || ':' || coalesce(sum(id), 0) FROM fresh) AS d FROM big", port);
   return String(row?.['d']);
 }
 
@@ -105,6 +106,31 @@ test('full, diff and incr on a posix repository each restore to the contents at 
   // The incremental stores the changed pages only: far less than the full.
   assert.ok((incr?.storedSize ?? Infinity) < (full?.storedSize ?? 0) / 4, `incr stored ${incr?.storedSize} vs full ${full?.storedSize}`);
   for (const [label, want] of states) assert.equal(await restoredSnapshot('local', label), want, `restore of ${label}`);
+});
+
+test('an incr reads only the blocks the WAL names, and restores exactly across a truncation, a re-extension and a new file', async () => {
+  await sql('VACUUM big');
+  const full = await backup('local', 'full');
+  await sql("UPDATE big SET v = v || 'w' WHERE id IN (5, 20000)");
+  await sql('DELETE FROM big WHERE id > 30000');
+  // VACUUM truncates the emptied end of the file (the WAL records the truncation), the insert extends it again (rows
+  // too wide for the free space left in the other pages).
+  await sql('VACUUM big');
+  await sql("INSERT INTO big SELECT g, repeat('x', 1000) FROM generate_series(30001, 30500) g");
+  // TRUNCATE gives fresh a new file, which the full does not have.
+  await sql('TRUNCATE fresh');
+  await sql('INSERT INTO fresh SELECT generate_series(1, 5000)');
+  const want = await snapshot();
+  const incr = await backup('local', 'incr');
+  assert.equal(incr.reference, full.label);
+  // big's changed blocks came from the WAL: the file was not read whole (no SHA-256 of it), only its changed pages.
+  const bigPath = String((await sql("SELECT pg_relation_filepath('big') AS p"))[0]?.['p']);
+  const manifest = parseManifest(await fs.readFile(path.join(repoDir('local'), 'backup', incr.label, 'backup.manifest')), incr.label);
+  const entry = manifest.files.find((f) => f.path === bigPath);
+  assert.ok(entry?.store.kind === 'delta', `big is stored as a delta: ${JSON.stringify(entry?.store)}`);
+  assert.equal(entry.sha256, undefined, 'found from the WAL, not by reading the whole file');
+  assert.ok(entry.store.pages < entry.size / 8192 / 2, `${entry.store.pages} of ${entry.size / 8192} pages stored`);
+  assert.equal(await restoredSnapshot('local', incr.label), want);
 });
 
 test('an encrypted posix repository restores, and refuses a wrong passphrase clearly', async () => {

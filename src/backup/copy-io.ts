@@ -1,0 +1,120 @@
+// What every way of copying a data file into a backup shares: the task and its result, the stored object's encoder,
+// chunked reads into one reused buffer, and page checksum verification.
+import type { FileHandle } from 'node:fs/promises';
+import { Transform, pipeline } from 'node:stream';
+import type { Lsn } from '../model/lsn.js';
+import type { Storage } from '../storage/storage.js';
+import type { ChecksumError, FileEntry, FileStore } from './backup-manifest.js';
+import type { BundleWriter } from './bundle.js';
+import { type CodecOptions, encoder } from './codec/codec.js';
+import type { DataFile } from './data-files.js';
+import { PAGE_SIZE } from './page-delta.js';
+import { pageLsn, relationSegmentNumber, verifyPage } from './page.js';
+
+/** Pages per read: 1 MiB. */
+const CHUNK_PAGES = 128;
+const CHUNK = CHUNK_PAGES * PAGE_SIZE;
+const BLOCKS_PER_SEGMENT = 131072;
+
+export interface CopyTask extends DataFile {
+  /** The file's entry in the reference backup, for diff and incr. */
+  ref?: { entry: FileEntry; label: string };
+  /**
+   * Blocks of this file (from its start) that WAL records changed since the reference backup started, sorted. When
+   * given, only these (and blocks past the reference's size) are read; otherwise every page's LSN is looked at.
+   */
+  blocks?: number[];
+}
+
+export interface CopyEnv {
+  storage: Storage;
+  codec: CodecOptions;
+  /** Suffix of stored objects, e.g. `.zst.enc`. */
+  ext: string;
+  /** `backup/<label>/`. */
+  dir: string;
+  /** Pages with an LSN at or after this changed since the reference backup started. */
+  refStartLsn: Lsn | undefined;
+  /** Start of the reference backup, ms: a file not modified since (same size) is unchanged. */
+  refStartMs: number | undefined;
+  backupStartLsn: Lsn;
+  checksums: boolean;
+  bundle: BundleWriter;
+}
+
+export interface CopyResult {
+  entry: FileEntry;
+  readBytes: number;
+  checksumErrors: ChecksumError[];
+}
+
+export type Base = Pick<FileEntry, 'path' | 'mode' | 'mtimeMs'>;
+
+/** The file hash when known (a delta found from the WAL has none). */
+export const withSha = (sha256: string | undefined): { sha256?: string } => (sha256 === undefined ? {} : { sha256 });
+
+export function sameAs(ref: { entry: FileEntry; label: string }): FileStore {
+  if (ref.entry.store.kind === 'empty') return { kind: 'empty' };
+  return { kind: 'same', base: ref.entry.store.kind === 'same' ? ref.entry.store.base : ref.label };
+}
+
+/**
+ * The encoder of one stored object; `write` resolves once the bytes are taken in (the buffer may then be reused),
+ * `done` with the stored size once the object is durable.
+ */
+export function objectSink(env: CopyEnv, object: string): { sink: Transform; write: (chunk: Buffer) => Promise<void>; done: Promise<number> } {
+  const sink = encoder(env.codec);
+  // Without compression or encryption the encoder passes buffers through as they are: hand it copies.
+  const passThrough = env.codec.compress.type === 'none' && env.codec.key === undefined;
+  let storedSize = 0;
+  const counter = new Transform({
+    transform(b: Buffer, _enc, cb): void {
+      storedSize += b.length;
+      cb(null, b);
+    },
+  });
+  const encoded = pipeline(sink, counter, () => undefined);
+  const done = env.storage.write(object, encoded).then(() => storedSize);
+  done.catch((e: unknown) => sink.destroy(e as Error));
+  return { sink, write: (chunk) => writeTo(sink, passThrough ? Buffer.from(chunk) : chunk), done };
+}
+
+/** Writes and waits until the encoder has taken the bytes in: the caller may then reuse the buffer. */
+function writeTo(sink: Transform, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    sink.write(chunk, (e) => (e === null || e === undefined ? resolve() : reject(e)));
+  });
+}
+
+/** Reads the file in 1 MiB chunks into one buffer, reused: each chunk is valid until the next is asked for. */
+export async function* readChunks(fh: FileHandle): AsyncGenerator<Buffer> {
+  const buf = Buffer.allocUnsafeSlow(CHUNK);
+  let position = 0;
+  for (;;) {
+    const { bytesRead } = await fh.read(buf, 0, CHUNK, position);
+    if (bytesRead === 0) return;
+    position += bytesRead;
+    yield bytesRead === CHUNK ? buf : buf.subarray(0, bytesRead);
+  }
+}
+
+/**
+ * Verifies page checksums of a chunk read at `position`. A failing page is read again: one that now passes, or that
+ * changed after the backup started (a torn read of a page being written; WAL replay rewrites it), is not an error.
+ */
+export async function checkPages(task: CopyTask, env: CopyEnv, fh: FileHandle, chunk: Buffer, position: number): Promise<ChecksumError[]> {
+  if (!env.checksums) return [];
+  const errors: ChecksumError[] = [];
+  const segment = relationSegmentNumber(task.rel.slice(task.rel.lastIndexOf('/') + 1));
+  for (let off = 0; off + PAGE_SIZE <= chunk.length; off += PAGE_SIZE) {
+    const block = segment * BLOCKS_PER_SEGMENT + (position + off) / PAGE_SIZE;
+    const first = verifyPage(chunk, off, block);
+    if (first === 'ok' || first === 'new') continue;
+    const again = Buffer.alloc(PAGE_SIZE);
+    await fh.read(again, 0, PAGE_SIZE, position + off);
+    const second = verifyPage(again, 0, block);
+    if (second === 'ok' || second === 'new' || pageLsn(again, 0) >= env.backupStartLsn) continue;
+    errors.push({ path: task.rel, block, expected: second.bad.expected, found: second.bad.found });
+  }
+  return errors;
+}

@@ -1,0 +1,241 @@
+// Reads PostgreSQL 15 WAL record headers between two LSNs and sums up what they changed: the blocks each record
+// references, relations created or truncated, databases created or dropped (pure; segments come from a loader).
+
+/** XLOG_BLCKSZ: WAL page size. */
+const WAL_PAGE = 8192;
+/** XLOG_PAGE_MAGIC of PostgreSQL 15. */
+const PAGE_MAGIC = 0xd110;
+const XLP_LONG_HEADER = 0x0002;
+const SHORT_PAGE_HEADER = 24;
+const LONG_PAGE_HEADER = 40;
+const RECORD_HEADER = 24;
+const MAX_BLOCK_ID = 32;
+const BLOCK_ID_DATA_SHORT = 255;
+const BLOCK_ID_DATA_LONG = 254;
+const BLOCK_ID_ORIGIN = 253;
+const BLOCK_ID_TOPLEVEL_XID = 252;
+const BKPBLOCK_FORK_MASK = 0x0f;
+const BKPBLOCK_HAS_IMAGE = 0x10;
+const BKPBLOCK_SAME_REL = 0x80;
+const BKPIMAGE_HAS_HOLE = 0x01;
+/** BKPIMAGE_COMPRESS_PGLZ | _LZ4 | _ZSTD. */
+const BKPIMAGE_COMPRESSED = 0x04 | 0x08 | 0x10;
+const RM_XLOG_ID = 0;
+const RM_SMGR_ID = 2;
+const RM_DBASE_ID = 4;
+const XLOG_SWITCH = 0x40;
+const XLOG_SMGR_CREATE = 0x10;
+const XLOG_SMGR_TRUNCATE = 0x20;
+const SMGR_TRUNCATE_HEAP = 0x0001;
+/** Highest built-in resource manager id of PostgreSQL 15 (custom ones are 128 and up). */
+const RM_MAX_BUILTIN = 21;
+
+/** A relation fork: tablespace, database and relfilenode OIDs, and the fork number (0 main, 1 fsm, 2 vm, 3 init). */
+export interface RelFork {
+  spc: number;
+  db: number;
+  rel: number;
+  fork: number;
+}
+
+export const relForkKey = (r: RelFork): string => `${r.spc}/${r.db}/${r.rel}/${r.fork}`;
+
+export interface WalChanges {
+  /** Blocks referenced by some record, per relation fork (relForkKey). */
+  blocks: Map<string, Set<number>>;
+  /** Per relation fork, the lowest block from which everything may have changed (a truncation, or 0 for a create). */
+  from: Map<string, number>;
+  /** Databases created or dropped: their files cannot be followed block by block. */
+  databases: Set<number>;
+  /** Records read. */
+  records: number;
+}
+
+/** The WAL is not what a scan expects (missing, recycled, or not PostgreSQL 15's format). */
+export class WalScanError extends Error {}
+
+/** Byte access to the WAL by LSN, skipping page headers (checked: a recycled page has another address). */
+class Cursor {
+  pos: number;
+  constructor(private readonly segments: ReadonlyMap<number, Buffer>, private readonly segSize: number, start: number) {
+    this.pos = start;
+  }
+
+  private at(p: number): { b: Buffer; o: number } {
+    const segNo = Math.floor(p / this.segSize);
+    const b = this.segments.get(segNo);
+    if (b === undefined) throw new WalScanError(`WAL segment ${segNo} is not loaded at ${lsnText(p)}`);
+    return { b, o: p - segNo * this.segSize };
+  }
+
+  private enterPage(): void {
+    if (this.pos % WAL_PAGE !== 0) return;
+    const { b, o } = this.at(this.pos);
+    const magic = b.readUInt16LE(o);
+    const info = b.readUInt16LE(o + 2);
+    const address = b.readUInt32LE(o + 8) + b.readUInt32LE(o + 12) * 2 ** 32;
+    if (magic !== PAGE_MAGIC || address !== this.pos) throw new WalScanError(`no valid WAL page at ${lsnText(this.pos)} (magic ${magic.toString(16)})`);
+    this.pos += (info & XLP_LONG_HEADER) !== 0 ? LONG_PAGE_HEADER : SHORT_PAGE_HEADER;
+  }
+
+  u8(): number {
+    this.enterPage();
+    const { b, o } = this.at(this.pos);
+    this.pos += 1;
+    return b[o] as number;
+  }
+
+  u16(): number {
+    return this.u8() | (this.u8() << 8);
+  }
+
+  u32(): number {
+    return (this.u8() | (this.u8() << 8) | (this.u8() << 16) | (this.u8() << 24)) >>> 0;
+  }
+
+  skip(n: number): void {
+    while (n > 0) {
+      this.enterPage();
+      const take = Math.min(n, WAL_PAGE - (this.pos % WAL_PAGE));
+      this.pos += take;
+      n -= take;
+    }
+  }
+}
+
+const lsnText = (p: number): string => `${Math.floor(p / 2 ** 32).toString(16).toUpperCase()}/${(p % 2 ** 32).toString(16).toUpperCase()}`;
+
+/**
+ * Reads every record from `start` (a record's first byte, e.g. a backup's start LSN) until one starts at or after
+ * `end`. `load` gives the 16 MiB segment of a segment number; at most the current and the next are kept.
+ */
+export async function scanWal(start: number, end: number, load: (segNo: number) => Promise<Buffer>, segSize = 16 * 1024 * 1024): Promise<WalChanges> {
+  const changes: WalChanges = { blocks: new Map(), from: new Map(), databases: new Set(), records: 0 };
+  const segments = new Map<number, Buffer>();
+  const lastSeg = Math.floor((end - 1) / segSize);
+  const cursor = new Cursor(segments, segSize, start);
+  let beyond = false;
+  for (;;) {
+    cursor.pos = Math.ceil(cursor.pos / 8) * 8;
+    if (cursor.pos >= end) return changes;
+    // A record may run into the next segment: keep it loaded too. Past the last one it may not exist yet; a record
+    // that needs it then fails the scan ("not loaded").
+    const seg = Math.floor(cursor.pos / segSize);
+    for (const s of [...segments.keys()]) if (s < seg) segments.delete(s);
+    if (!segments.has(seg)) segments.set(seg, await loadChecked(load, seg, segSize));
+    if (seg + 1 <= lastSeg && !segments.has(seg + 1)) segments.set(seg + 1, await loadChecked(load, seg + 1, segSize));
+    if (seg === lastSeg && !beyond) {
+      beyond = true;
+      const next = await loadChecked(load, seg + 1, segSize).catch(() => undefined);
+      if (next !== undefined) segments.set(seg + 1, next);
+    }
+    const switched = readRecord(cursor, changes);
+    changes.records += 1;
+    if (switched) cursor.pos = (Math.floor((cursor.pos - 1) / segSize) + 1) * segSize;
+  }
+}
+
+async function loadChecked(load: (segNo: number) => Promise<Buffer>, segNo: number, segSize: number): Promise<Buffer> {
+  const b = await load(segNo);
+  if (b.length !== segSize) throw new WalScanError(`WAL segment ${segNo} has ${b.length} bytes, not ${segSize}`);
+  return b;
+}
+
+/** Reads one record at the cursor and notes what it changed; true for a WAL switch (the segment ends there). */
+function readRecord(c: Cursor, changes: WalChanges): boolean {
+  const at = c.pos;
+  const totalLength = c.u32();
+  if (totalLength === 0) throw new WalScanError(`the WAL ends at ${lsnText(at)}, before the end of the scan`);
+  if (totalLength < RECORD_HEADER || totalLength > 0x3fffffff) throw new WalScanError(`record at ${lsnText(at)} has an impossible length ${totalLength}`);
+  c.skip(4 + 8);
+  const info = c.u8();
+  const rmid = c.u8();
+  c.skip(2 + 4);
+  if (rmid > RM_MAX_BUILTIN && rmid < 128) throw new WalScanError(`record at ${lsnText(at)} names resource manager ${rmid}`);
+  let remaining = totalLength - RECORD_HEADER;
+  let dataTotal = 0;
+  let mainLength = 0;
+  let previous: Omit<RelFork, 'fork'> | undefined;
+  while (remaining > dataTotal) {
+    const id = c.u8();
+    remaining -= 1;
+    if (id === BLOCK_ID_DATA_SHORT) {
+      mainLength = c.u8();
+      remaining -= 1;
+      break;
+    }
+    if (id === BLOCK_ID_DATA_LONG) {
+      mainLength = c.u32();
+      remaining -= 4;
+      break;
+    }
+    if (id === BLOCK_ID_ORIGIN || id === BLOCK_ID_TOPLEVEL_XID) {
+      const n = id === BLOCK_ID_ORIGIN ? 2 : 4;
+      c.skip(n);
+      remaining -= n;
+      continue;
+    }
+    if (id > MAX_BLOCK_ID) throw new WalScanError(`record at ${lsnText(at)} has block id ${id}`);
+    const forkFlags = c.u8();
+    dataTotal += c.u16();
+    remaining -= 3;
+    if ((forkFlags & BKPBLOCK_HAS_IMAGE) !== 0) {
+      dataTotal += c.u16();
+      c.skip(2);
+      const imageInfo = c.u8();
+      remaining -= 5;
+      if ((imageInfo & BKPIMAGE_COMPRESSED) !== 0 && (imageInfo & BKPIMAGE_HAS_HOLE) !== 0) {
+        c.skip(2);
+        remaining -= 2;
+      }
+    }
+    if ((forkFlags & BKPBLOCK_SAME_REL) === 0) {
+      previous = { spc: c.u32(), db: c.u32(), rel: c.u32() };
+      remaining -= 12;
+    } else if (previous === undefined) {
+      throw new WalScanError(`record at ${lsnText(at)} refers to the previous block's relation, and has none`);
+    }
+    const block = c.u32();
+    remaining -= 4;
+    addBlock(changes, { ...previous, fork: forkFlags & BKPBLOCK_FORK_MASK }, block);
+  }
+  if (remaining !== dataTotal + mainLength) throw new WalScanError(`record at ${lsnText(at)} does not add up (${remaining} bytes left, ${dataTotal + mainLength} announced)`);
+  const kind = info & 0xf0;
+  if ((rmid === RM_SMGR_ID && (kind === XLOG_SMGR_CREATE || kind === XLOG_SMGR_TRUNCATE)) || rmid === RM_DBASE_ID) {
+    c.skip(dataTotal);
+    c.skip(mainLength - readMainData(c, rmid, kind, changes));
+    return false;
+  }
+  c.skip(remaining);
+  return rmid === RM_XLOG_ID && kind === XLOG_SWITCH;
+}
+
+/** Storage and database records: a created relation changed from block 0, a truncated one from its new end. Returns
+ * the bytes of main data read. */
+function readMainData(c: Cursor, rmid: number, kind: number, changes: WalChanges): number {
+  if (rmid === RM_DBASE_ID) {
+    changes.databases.add(c.u32());
+    return 4;
+  }
+  if (kind === XLOG_SMGR_CREATE) {
+    const rel = { spc: c.u32(), db: c.u32(), rel: c.u32() };
+    addFrom(changes, { ...rel, fork: c.u32() }, 0);
+    return 16;
+  }
+  const block = c.u32();
+  const rel = { spc: c.u32(), db: c.u32(), rel: c.u32() };
+  if ((c.u32() & SMGR_TRUNCATE_HEAP) !== 0) addFrom(changes, { ...rel, fork: 0 }, block);
+  return 20;
+}
+
+function addBlock(changes: WalChanges, r: RelFork, block: number): void {
+  const key = relForkKey(r);
+  let set = changes.blocks.get(key);
+  if (set === undefined) changes.blocks.set(key, (set = new Set()));
+  set.add(block);
+}
+
+function addFrom(changes: WalChanges, r: RelFork, block: number): void {
+  const key = relForkKey(r);
+  changes.from.set(key, Math.min(changes.from.get(key) ?? block, block));
+}

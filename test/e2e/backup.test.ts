@@ -1,12 +1,17 @@
 // e2e: physical backups on real PostgreSQL, to posix and S3 (s3rver), plain and encrypted: full/diff/incr restored and started.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { PgpilotError } from '../../src/base/errors.js';
 import { parseManifest, readManifest, writeManifest } from '../../src/backup/backup-manifest.js';
 import { openRepo } from '../../src/backup/repo.js';
+import { scanWal } from '../../src/backup/wal-records.js';
+import { parseLsn } from '../../src/model/lsn.js';
+import { walFileName } from '../../src/model/wal.js';
 import type { BackupRepoSpec } from '../../src/config/types.js';
 import type { BackupSummary } from '../../src/cli/backup-summary.js';
 import { cliOk, runCli } from '../support/cli.js';
@@ -14,6 +19,7 @@ import { query, testCluster, type TestCluster } from '../support/local-cluster.j
 import { startRestored } from '../support/restored.js';
 import { startS3rver, type S3rver } from '../support/s3rver.js';
 
+const run = promisify(execFile);
 let c: TestCluster;
 let s3: S3rver;
 let tmp: string;
@@ -111,11 +117,11 @@ test('full, diff and incr on a posix repository each restore to the contents at 
 test('an incr reads only the blocks the WAL names, and restores exactly across a truncation, a re-extension and a new file', async () => {
   await sql('VACUUM big');
   const full = await backup('local', 'full');
-  await sql("UPDATE big SET v = v || 'w' WHERE id IN (5, 20000)");
   await sql('DELETE FROM big WHERE id > 30000');
   // VACUUM truncates the emptied end of the file (the WAL records the truncation), the insert extends it again (rows
   // too wide for the free space left in the other pages).
   await sql('VACUUM big');
+  await sql("UPDATE big SET v = v || 'w' WHERE id IN (5, 20000)");
   await sql("INSERT INTO big SELECT g, repeat('x', 1000) FROM generate_series(30001, 30500) g");
   // TRUNCATE gives fresh a new file, which the full does not have.
   await sql('TRUNCATE fresh');
@@ -131,6 +137,34 @@ test('an incr reads only the blocks the WAL names, and restores exactly across a
   assert.equal(entry.sha256, undefined, 'found from the WAL, not by reading the whole file');
   assert.ok(entry.store.pages < entry.size / 8192 / 2, `${entry.store.pages} of ${entry.size / 8192} pages stored`);
   assert.equal(await restoredSnapshot('local', incr.label), want);
+});
+
+test('the WAL reader finds exactly the blocks, creations and truncations pg_waldump lists', async () => {
+  const lsn = async (): Promise<string> => String((await sql('SELECT pg_current_wal_insert_lsn()::text AS l'))[0]?.['l']);
+  const start = await lsn();
+  await sql('CREATE TABLE shrink AS SELECT g FROM generate_series(1, 20000) g');
+  await sql('DELETE FROM shrink WHERE g > 10000');
+  await sql('VACUUM shrink');
+  await change(40);
+  await sql('TRUNCATE fresh');
+  await sql('INSERT INTO fresh SELECT generate_series(1, 1000)');
+  const end = await lsn();
+  const tli = Number((await sql('SELECT timeline_id AS t FROM pg_control_checkpoint()'))[0]?.['t']);
+  const walDir = path.join(c.home, c.name, 'members', `${c.name}-0`, 'data', 'pg_wal');
+  const ours = await scanWal(Number(parseLsn(start)), Number(parseLsn(end)), (segNo) => fs.readFile(path.join(walDir, walFileName(tli, BigInt(segNo)))));
+  const { stdout } = await run('/usr/lib/postgresql/15/bin/pg_waldump', ['--timeline', String(tli), '--path', walDir, '--start', start, '--end', end], { maxBuffer: 256 * 1024 * 1024 });
+  const forks: Record<string, number> = { fsm: 1, vm: 2, init: 3 };
+  const theirs = new Set([...stdout.matchAll(/blkref #\d+: rel (\d+)\/(\d+)\/(\d+)(?: fork (\w+))? blk (\d+)/g)].map((m) => `${m[1]}/${m[2]}/${m[3]}/${forks[m[4] ?? ''] ?? 0} ${m[5]}`));
+  const found = new Set([...ours.blocks].flatMap(([key, blocks]) => [...blocks].map((b) => `${key} ${b}`)));
+  assert.ok(theirs.size > 100, `pg_waldump lists ${theirs.size} blocks`);
+  assert.deepEqual([...found].filter((b) => !theirs.has(b)), [], 'no block pg_waldump does not list');
+  assert.deepEqual([...theirs].filter((b) => !found.has(b)), [], 'every block pg_waldump lists');
+  const truncated = [...stdout.matchAll(/desc: TRUNCATE base\/(\d+)\/(\d+) to (\d+) blocks flags \d*[13579]\b/g)];
+  assert.ok(truncated.length > 0, 'VACUUM truncated shrink');
+  for (const m of truncated) assert.ok((ours.from.get(`1663/${m[1]}/${m[2]}/0`) ?? Infinity) <= Number(m[3]), `truncation of ${m[2]} to ${m[3]} blocks noted`);
+  const created = [...stdout.matchAll(/desc: CREATE base\/(\d+)\/(\d+)(?:_(\w+))?$/gm)];
+  assert.ok(created.length > 0, 'TRUNCATE created a new file');
+  for (const m of created) assert.equal(ours.from.get(`1663/${m[1]}/${m[2]}/${forks[m[3] ?? ''] ?? 0}`), 0, `creation of ${m[2]} noted`);
 });
 
 test('an encrypted posix repository restores, and refuses a wrong passphrase clearly', async () => {

@@ -1,6 +1,7 @@
-// The pgBackRest side of the backup benchmark: a stanza on the pgpilot member's data directory (run as the postgres
-// user, its repository in its own directory, zst level 1, process-max 2), its backups and restore, measured; and that
-// data directory started as a standalone PostgreSQL that archives through pgBackRest (archive-async, process-max 2).
+// The pgBackRest side of the backup and restore benchmarks: a stanza on the pgpilot member's data directory (run as the
+// postgres user, its repository in its own directory, zst level 1, process-max 2), its backups and restores, measured;
+// WAL pushed by hand; that data directory started as a standalone PostgreSQL that archives through pgBackRest
+// (archive-async, process-max 2), and PostgreSQL started on any data directory as the postgres user.
 import { execFile } from 'node:child_process';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -35,7 +36,10 @@ export interface PgbackrestSide {
   processes: ProcessMatch;
   repoDir: string;
   backup(type: 'full' | 'incr'): Promise<BackupRun>;
-  restore(label: string, dir: string): Promise<RestoreRun>;
+  /** Restores backup `label` into the empty directory `dir`, with `args` added to the command; see timedRestore. */
+  restore(label: string, dir: string, args?: string[], sync?: boolean): Promise<RestoreRun>;
+  /** `archive-push` of one WAL file (synchronous, whatever archive-async says), as PostgreSQL's archive_command would. */
+  archivePush(file: string): Promise<void>;
   /** Starts the member's data directory as a plain PostgreSQL whose archive_command is pgBackRest's archive-push. */
   startStandalone(): Promise<{ stop(): Promise<void> }>;
 }
@@ -68,7 +72,6 @@ export async function setupPgbackrest(dir: string, member: Member): Promise<Pgba
   ].join('\n');
   await fsp.writeFile(config, configText);
   await fsp.chown(config, pgUser.uid, pgUser.gid);
-  const asPostgres = (...args: string[]): string[] => ['runuser', '-u', 'postgres', '--', ...args];
   const pgbackrest = (...args: string[]): string[] => asPostgres('pgbackrest', `--config=${config}`, `--stanza=${stanza}`, ...args);
   const info = async (): Promise<InfoBackup[]> => {
     const r = await runOk(pgbackrest('info', '--output=json'));
@@ -87,20 +90,34 @@ export async function setupPgbackrest(dir: string, member: Member): Promise<Pgba
         reported: last as unknown as Record<string, unknown>, io: r.io, peakRssBytes: peakOf(watched), watched,
       };
     },
-    async restore(label, dir) {
+    async restore(label, dir, args = [], sync = true) {
       await fsp.mkdir(dir, { mode: 0o700 });
       await fsp.chown(dir, pgUser.uid, pgUser.gid);
-      return timedRestore(pgbackrest(`--pg1-path=${dir}`, `--set=${label}`, 'restore'), {}, processes, dir);
+      return timedRestore(pgbackrest(`--pg1-path=${dir}`, `--set=${label}`, ...args, 'restore'), {}, processes, dir, sync);
     },
-    async startStandalone() {
-      const log = path.join(dir, 'standalone.log');
+    async archivePush(file) {
+      await runOk(pgbackrest('--no-archive-async', 'archive-push', file));
+    },
+    startStandalone() {
       const archive = `pgbackrest --config=${config} --stanza=${stanza} archive-push %p`;
-      await runOk(asPostgres(`${pgBin}/pg_ctl`, '-D', member.dataDir, '-l', log, '-w', '-t', '600', '-o', `-c archive_command='${archive}'`, 'start'));
-      return {
-        async stop() {
-          await runOk(asPostgres(`${pgBin}/pg_ctl`, '-D', member.dataDir, '-m', 'fast', '-w', '-t', '600', 'stop'));
-        },
-      };
+      return startPostgres(member.dataDir, path.join(dir, 'standalone.log'), { archive_command: archive });
+    },
+  };
+}
+
+const asPostgres = (...args: string[]): string[] => ['runuser', '-u', 'postgres', '--', ...args];
+
+/**
+ * Starts PostgreSQL on `dataDir` as the postgres user (`pg_ctl start`, its output in `logFile`), with `settings` on
+ * its command line (-c name='value'); waits until it accepts connections unless `wait` is false. stop() is a fast
+ * shutdown.
+ */
+export async function startPostgres(dataDir: string, logFile: string, settings: Record<string, string>, wait = true): Promise<{ stop(): Promise<void> }> {
+  const options = Object.entries(settings).map(([k, v]) => `-c ${k}='${v}'`).join(' ');
+  await runOk(asPostgres(`${pgBin}/pg_ctl`, '-D', dataDir, '-l', logFile, ...(wait ? ['-w', '-t', '600'] : ['-W']), '-o', options, 'start'));
+  return {
+    async stop() {
+      await runOk(asPostgres(`${pgBin}/pg_ctl`, '-D', dataDir, '-m', 'fast', '-w', '-t', '600', 'stop'));
     },
   };
 }

@@ -30,20 +30,46 @@ export interface PgpilotSide {
   destroy(): Promise<string[]>;
 }
 
-export async function startPgpilot(base: string, name = 'bbench'): Promise<PgpilotSide> {
-  const home = path.join(base, 'pgpilot-home');
-  const repoDir = path.join(base, 'pgpilot-repo');
-  await fsp.mkdir(home, { recursive: true, mode: 0o755 });
-  const env = { PGPILOT_HOME: home };
+/**
+ * Writes the manifest of a 1-instance cluster on free ports whose repository (zstd 1, 2 jobs) is `repoDir`; returns
+ * its PostgreSQL port.
+ */
+export async function writeManifest(file: string, name: string, repoDir: string): Promise<number> {
   const pgPort = await freePortRange(1);
   const apiPort = await freePortRange(1);
-  const manifest = path.join(base, 'pgpilot.yaml');
-  await fsp.writeFile(manifest, [
+  await fsp.writeFile(file, [
     'apiVersion: pgpilot.dev/v1', 'kind: PostgresCluster', `metadata: {name: ${name}}`, 'spec:', '  instances: 1',
     `  postgres: {port: ${pgPort}}`, `  api: {port: ${apiPort}}`,
     `  backup: {repos: [{name: bench, path: ${JSON.stringify(repoDir)}, compress: {type: zstd, level: 1}, retention: {full: 9}}], jobs: 2}`,
     '',
   ].join('\n'));
+  return pgPort;
+}
+
+/**
+ * `pgpilot down NAME --destroy --yes` of a cluster in `home`, then kills whatever still mentions `marker`; returns what
+ * it had to kill (and a failed command).
+ */
+export async function destroyCluster(home: string, name: string, marker: string): Promise<string[]> {
+  const r = await runCli(['down', name, '--destroy', '--yes'], { PGPILOT_HOME: home }, 300_000).catch((e: unknown) => ({ code: -1, stdout: '', stderr: String(e) }));
+  const left = await reapByMarker(marker);
+  if (r.code !== 0) left.push(`(pgpilot down --destroy exited ${r.code}: ${r.stderr.trim()})`);
+  return left;
+}
+
+/** The superuser of a running cluster over TCP, with the password from its secrets. */
+export async function superuser(home: string, name: string, port: number): Promise<WriterTarget> {
+  const password = (await fsp.readFile(path.join(home, name, 'secrets', 'superuser.password'), 'utf8')).trim();
+  return { host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' };
+}
+
+export async function startPgpilot(base: string, name = 'bbench'): Promise<PgpilotSide> {
+  const home = path.join(base, 'pgpilot-home');
+  const repoDir = path.join(base, 'pgpilot-repo');
+  await fsp.mkdir(home, { recursive: true, mode: 0o755 });
+  const env = { PGPILOT_HOME: home };
+  const manifest = path.join(base, 'pgpilot.yaml');
+  const pgPort = await writeManifest(manifest, name, repoDir);
   const memberDir = path.join(home, name, 'members', `${name}-0`);
   const agentConfig = path.join(memberDir, 'agent.yaml');
   const agentPid = async (): Promise<number | undefined> => (await findProcesses('agent', '--config', agentConfig))[0]?.pid;
@@ -80,15 +106,12 @@ export async function startPgpilot(base: string, name = 'bbench'): Promise<Pgpil
     async stop() {
       await cliOk(['down', name], env, 300_000);
     },
-    async destroy() {
-      const r = await runCli(['down', name, '--destroy', '--yes'], env, 300_000).catch((e: unknown) => ({ code: -1, stdout: '', stderr: String(e) }));
-      const left = await reapByMarker(home);
-      if (r.code !== 0) left.push(`(pgpilot down --destroy exited ${r.code}: ${r.stderr.trim()})`);
-      return left;
+    destroy() {
+      return destroyCluster(home, name, home);
     },
   };
   const up = await runCli(['up', '-f', manifest, '--detach'], env, 300_000).catch((e: unknown) => ({ code: -1, stdout: '', stderr: String(e) }));
   if (up.code !== 0) throw new Error(`pgpilot up exited ${up.code}: ${up.stderr.trim() || up.stdout.trim()}`);
-  side.target.password = (await fsp.readFile(path.join(home, name, 'secrets', 'superuser.password'), 'utf8')).trim();
+  side.target = await superuser(home, name, side.target.port);
   return side;
 }

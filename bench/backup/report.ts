@@ -2,8 +2,9 @@
 // both tools, ratio, target and verdict, how each figure was measured) and backup.json (every raw figure).
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Environment } from '../ha/report.js';
+import type { RunRecord, Verdict } from './harness.js';
 import type { BackupRun, RestoreRun } from './runs.js';
+import type { SetupRecord } from './setup.js';
 import { peakOf, type BusyProcess, type Io, type Watched } from './sample.js';
 import type { ArchiveRun, PgbenchRun } from './workload.js';
 
@@ -22,60 +23,42 @@ export interface Pair<T> {
 
 export type ArchiveResult = ArchiveRun & { archiver: Watched; status?: Record<string, unknown> };
 
-export interface BackupResults {
-  environment: Environment;
+export interface BackupResults extends RunRecord, SetupRecord {
   options: Options;
-  settings: { pgpilotManifest: string; pgbackrestConfig: string | undefined; postgres: Record<string, string> };
-  database: { scale: number; sizeBytes: number; initSeconds: number } | undefined;
-  /** Whether every drop of the page cache before a timed run worked. */
-  cacheDropped: boolean;
   /** The pgbench run between the full and the incremental backups. */
   load: PgbenchRun | undefined;
-  full: Pair<BackupRun>;
   incr: Pair<BackupRun>;
   restore: Pair<RestoreRun>;
   archive: Pair<ArchiveResult>;
-  /** Each step: when it started, how long it took, and the other processes that used CPU meanwhile. */
-  steps: Array<{ step: string; at: string; seconds: number; otherCpu: BusyProcess[] }>;
-  /** Other processes using CPU in the second before the benchmark started anything. */
-  busyAtStart: BusyProcess[];
-  failures: Array<{ step: string; error: string }>;
-  leftovers: string[];
 }
 
-export interface Check {
-  what: string;
-  pgpilot: string;
-  pgbackrest: string;
-  ratio: string;
-  target: string;
-  pass: boolean | undefined;
-}
+/** One compared figure: both tools' values, their ratio, and the target and verdict when there is one. */
+export type Check = Verdict;
 
 const MB = 1e6;
 const esc = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-function table(head: string[], rows: string[][]): string {
+export function table(head: string[], rows: string[][]): string {
   return [`| ${head.map(esc).join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
 }
 
-function bytes(n: number | undefined): string {
+export function bytes(n: number | undefined): string {
   if (n === undefined || !Number.isFinite(n)) return '–';
   if (Math.abs(n) >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
   if (Math.abs(n) >= MB) return `${(n / MB).toFixed(1)} MB`;
   return `${(n / 1e3).toFixed(0)} kB`;
 }
 
-const seconds = (ms: number | undefined): string => (ms === undefined ? '–' : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`);
-const num = (n: number | undefined, digits = 0): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits));
-const verdict = (pass: boolean | undefined): string => (pass === undefined ? 'NOT MEASURED' : pass ? 'PASS' : 'FAIL');
+export const seconds = (ms: number | undefined): string => (ms === undefined ? '–' : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`);
+export const num = (n: number | undefined, digits = 0): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits));
+export const verdict = (pass: boolean | undefined): string => (pass === undefined ? 'NOT MEASURED' : pass ? 'PASS' : 'FAIL');
 
 function ratioOf(a: number | undefined, b: number | undefined): number | undefined {
   return a === undefined || b === undefined || b === 0 ? undefined : a / b;
 }
 
 /** A row comparing one figure: pgpilot, pgBackRest, their ratio, and the target on the ratio when there is one. */
-function compare(what: string, a: number | undefined, b: number | undefined, fmt: (n: number | undefined) => string, maxRatio?: number): Check {
+export function compare(what: string, a: number | undefined, b: number | undefined, fmt: (n: number | undefined) => string, maxRatio?: number): Check {
   const r = ratioOf(a, b);
   return {
     what, pgpilot: fmt(a), pgbackrest: fmt(b), ratio: r === undefined ? '–' : r.toFixed(2),
@@ -90,7 +73,7 @@ const reportedNumber = (run: BackupRun | undefined, ...keys: string[]): number |
   return typeof v === 'number' ? v : undefined;
 };
 
-function ioRows(a: Io | undefined, b: Io | undefined): Check[] {
+export function ioRows(a: Io | undefined, b: Io | undefined): Check[] {
   return [
     compare('read from storage (/proc io read_bytes)', a?.readBytes, b?.readBytes, bytes),
     compare('written to storage (/proc io write_bytes)', a?.writeBytes, b?.writeBytes, bytes),
@@ -99,10 +82,11 @@ function ioRows(a: Io | undefined, b: Io | undefined): Check[] {
   ];
 }
 
-function backupRows(p: Pair<BackupRun>, targets: { time: number; size: number }): Check[] {
+/** The rows of a backup table; `targets` (on the time and size ratios) when the backup has them. */
+export function backupRows(p: Pair<BackupRun>, targets?: { time: number; size: number }): Check[] {
   return [
-    compare('time (command start to exit)', p.pgpilot?.wallMs, p.pgbackrest?.wallMs, seconds, targets.time),
-    compare('stored: the backup\'s directory in the repository', p.pgpilot?.dirBytes, p.pgbackrest?.dirBytes, bytes, targets.size),
+    compare('time (command start to exit)', p.pgpilot?.wallMs, p.pgbackrest?.wallMs, seconds, targets?.time),
+    compare('stored: the backup\'s directory in the repository', p.pgpilot?.dirBytes, p.pgbackrest?.dirBytes, bytes, targets?.size),
     compare('stored, as the tool reports it (pgpilot storedSize; pgBackRest repository delta)', reportedNumber(p.pgpilot, 'storedSize'), reportedNumber(p.pgbackrest, 'info', 'repository', 'delta'), bytes),
     compare('database size the backup covers (pgpilot databaseSize; pgBackRest size)', reportedNumber(p.pgpilot, 'databaseSize'), reportedNumber(p.pgbackrest, 'info', 'size'), bytes),
     compare('data copied, as the tool reports it (pgpilot readSize; pgBackRest delta)', reportedNumber(p.pgpilot, 'readSize'), reportedNumber(p.pgbackrest, 'info', 'delta'), bytes),
@@ -112,11 +96,12 @@ function backupRows(p: Pair<BackupRun>, targets: { time: number; size: number })
   ];
 }
 
-function restoreRows(p: Pair<RestoreRun>): Check[] {
+/** The rows of a restore table; `maxRatio` is the target on the time with `sync` when there is one. */
+export function restoreRows(p: Pair<RestoreRun>, maxRatio?: number): Check[] {
   const withSync = (r: RestoreRun | undefined): number | undefined => (r === undefined ? undefined : r.wallMs + r.syncMs);
   return [
     compare('time (command start to exit)', p.pgpilot?.wallMs, p.pgbackrest?.wallMs, seconds),
-    compare('time including a `sync` right after', withSync(p.pgpilot), withSync(p.pgbackrest), seconds),
+    compare('time including a `sync` right after', withSync(p.pgpilot), withSync(p.pgbackrest), seconds, maxRatio),
     compare('restored directory', p.pgpilot?.restoredBytes, p.pgbackrest?.restoredBytes, bytes),
     ...ioRows(p.pgpilot?.io, p.pgbackrest?.io),
     compare('peak RSS', p.pgpilot?.peakRssBytes, p.pgbackrest?.peakRssBytes, bytes),
@@ -170,52 +155,86 @@ export function targetChecks(r: BackupResults): Check[] {
   ];
 }
 
-function metricTable(rows: Check[]): string {
+export function metricTable(rows: Check[]): string {
   return table(['figure', 'pgpilot', 'pgBackRest 2.45', 'ratio pgpilot / pgBackRest', 'target', 'result'],
     rows.map((c) => [c.what, c.pgpilot, c.pgbackrest, c.ratio, c.target, c.target === '–' ? '' : `**${verdict(c.pass)}**`]));
 }
 
-export function renderMarkdown(r: BackupResults): string {
+const busy = (list: BusyProcess[]): string => (list.length === 0 ? 'none above 10 % of a CPU' : list.map((b) => `${b.cpuPercent} % ${b.command}`).join('; '));
+
+/**
+ * The top of a results file: the title, which run wrote it (`stem`.json beside it), date, machine, versions, the
+ * database (`database`: the rest of its line), the other load, the cache drops; then the targets and what failed.
+ */
+export function headLines(r: RunRecord, title: string, stem: string, database: string, checks: Check[]): string[] {
   const e = r.environment;
-  const o = r.options;
-  const busy = (list: BusyProcess[]): string => (list.length === 0 ? 'none above 10 % of a CPU' : list.map((b) => `${b.cpuPercent} % ${b.command}`).join('; '));
-  const out: string[] = [
-    '# Backups: pgpilot and pgBackRest 2.45, side by side',
+  const out = [
+    `# ${title}`,
     '',
-    `Written by \`npm run bench:backup\` (\`${e.command}\`); every figure below comes from this one run. Raw numbers: [backup.json](backup.json).`,
+    `Written by \`npm run bench:${stem}\` (\`${e.command}\`); every figure below comes from this one run. Raw numbers: [${stem}.json](${stem}.json).`,
     '',
     `- date: ${e.startedAt} to ${e.finishedAt} (${Math.round(e.durationSeconds / 60)} min)`,
     `- machine: ${e.machine.cpus} CPUs (${e.machine.cpuModel}), ${e.machine.memoryGiB} GiB memory, Linux ${e.machine.kernel}; repositories, restores and the database on the same local disk`,
     `- versions: ${Object.entries(e.versions).map(([k, v]) => `${k} ${v}`).join('; ')}`,
-    `- database: pgbench scale ${o.scale}${r.database === undefined ? ' (not built)' : `, ${bytes(r.database.sizeBytes)} (pg_database_size), built in ${r.database.initSeconds.toFixed(0)} s`}; one pgpilot member (PostgreSQL ${e.versions['PostgreSQL'] ?? ''}), both tools back up this same data directory`,
+    `- database: ${database}`,
     `- other load on the machine: before the start, ${busy(r.busyAtStart)}; during each step, see [Steps](#steps)`,
     `- page cache dropped (\`sync; echo 3 > /proc/sys/vm/drop_caches\`) before each timed run: ${r.cacheDropped ? 'yes' : 'no (not permitted): the runs may have read from the cache'}`,
     '',
     '## Targets',
     '',
     table(['target', 'pgpilot', 'pgBackRest 2.45', 'ratio', 'target value', 'result'],
-      targetChecks(r).map((c) => [c.what, c.pgpilot, c.pgbackrest, c.ratio, c.target, `**${verdict(c.pass)}**`])),
+      checks.map((c) => [c.what, c.pgpilot, c.pgbackrest, c.ratio, c.target, `**${verdict(c.pass)}**`])),
     '',
   ];
   if (r.failures.length > 0 || r.leftovers.length > 0) {
     out.push('## Steps that failed', '', ...r.failures.map((f) => `- ${f.step}: ${f.error}`), ...r.leftovers.map((l) => `- left behind and killed at the end: ${l}`), '');
   }
-  out.push(
+  return out;
+}
+
+/** The Steps section: each step's start and duration, and the other processes busy meanwhile. */
+export function stepsLines(r: RunRecord): string[] {
+  return [
+    '## Steps',
+    '',
+    'Other processes (not the benchmark\'s, nor the clusters\') that used more than 10 % of one CPU on average during the step; the machine has ' + `${r.environment.machine.cpus} CPUs. Processes that started and ended within a step are not seen.`,
+    '',
+    table(['step', 'start', 'seconds', 'other processes\' CPU'], r.steps.map((s) => [s.step, s.at.slice(11, 19), s.seconds.toFixed(1), busy(s.otherCpu)])),
+    '',
+  ];
+}
+
+/** The Settings section: the pgpilot manifests (caption, text), pgBackRest's configuration, PostgreSQL's settings. */
+export function settingsLines(settings: SetupRecord['settings'], manifests: Array<[string, string]>, postgresCaption: string): string[] {
+  return [
     '## Settings',
     '',
     'Both: compression zstd level 1, 2 parallel processes/threads, repository in a directory on the local disk, no encryption.',
     '',
-    'pgpilot manifest (`pgpilot up -f` this, `--detach`):',
-    '',
-    '```yaml', r.settings.pgpilotManifest.trim(), '```',
-    '',
-    ...(r.settings.pgbackrestConfig === undefined ? ['pgBackRest: not run (`--skip-pgbackrest`, or it was missing).'] : [
+    ...manifests.flatMap(([caption, text]) => [`${caption}:`, '', '```yaml', text.trim(), '```', '']),
+    ...(settings.pgbackrestConfig === undefined ? ['pgBackRest: not run (`--skip-pgbackrest`, or it was missing).'] : [
       'pgBackRest configuration (`pgbackrest --config=THIS --stanza=bench`, run as the postgres user through `runuser`):',
-      '', '```ini', r.settings.pgbackrestConfig.trim(), '```',
+      '', '```ini', settings.pgbackrestConfig.trim(), '```',
     ]),
     '',
-    `PostgreSQL settings of the member (both tools, and the standalone run of the archive test, use this postgresql.conf): ${Object.entries(r.settings.postgres).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+    `${postgresCaption}: ${Object.entries(settings.postgres).map(([k, v]) => `${k}=${v}`).join(', ')}`,
     '',
+  ];
+}
+
+/** The database line of a results file: scale, size, build time, PostgreSQL's version. */
+export function databaseText(r: RunRecord & SetupRecord, scale: number): string {
+  const d = r.database;
+  return `pgbench scale ${scale}${d === undefined ? ' (not built)' : `, ${bytes(d.sizeBytes)} (pg_database_size), built in ${d.initSeconds.toFixed(0)} s`}; one pgpilot member (PostgreSQL ${r.environment.versions['PostgreSQL'] ?? ''})`;
+}
+
+export function renderMarkdown(r: BackupResults): string {
+  const o = r.options;
+  const out: string[] = headLines(r, 'Backups: pgpilot and pgBackRest 2.45, side by side', 'backup',
+    `${databaseText(r, o.scale)}, both tools back up this same data directory`, targetChecks(r));
+  out.push(
+    ...settingsLines(r.settings, [['pgpilot manifest (`pgpilot up -f` this, `--detach`)', r.settings.pgpilotManifest]],
+      'PostgreSQL settings of the member (both tools, and the standalone run of the archive test, use this postgresql.conf)'),
     '## Full backup',
     '',
     metricTable(backupRows(r.full, { time: 1, size: 1 })),
@@ -238,12 +257,7 @@ export function renderMarkdown(r: BackupResults): string {
     '',
     table(['process', 'peak RSS'], pgpilotPeaks(r).map((p) => [p.what, bytes(p.bytes)])),
     '',
-    '## Steps',
-    '',
-    'Other processes (not the benchmark\'s, nor the clusters\') that used more than 10 % of one CPU on average during the step; the machine has ' + `${e.machine.cpus} CPUs. Processes that started and ended within a step are not seen.`,
-    '',
-    table(['step', 'start', 'seconds', 'other processes\' CPU'], r.steps.map((s) => [s.step, s.at.slice(11, 19), s.seconds.toFixed(1), busy(s.otherCpu)])),
-    '',
+    ...stepsLines(r),
     '## How each figure was measured',
     '',
     '- **Sequence** (one run, one machine, one thing at a time): `pgpilot up` (1 member) → `pgbench -i -s SCALE` over TCP → pgBackRest `stanza-create` on the member\'s data directory → pgpilot full → pgBackRest full → pgbench `-t` load → pgpilot incr → pgBackRest incr → pgpilot restore → pgBackRest restore → pgpilot archive test → `pgpilot down` (data kept), the same data directory started as a plain PostgreSQL with `-c archive_command=\'pgbackrest ... archive-push %p\'` → pgBackRest archive test → stop, `pgpilot down --destroy --yes`.',
@@ -260,11 +274,16 @@ export function renderMarkdown(r: BackupResults): string {
   return out.join('\n');
 }
 
-export async function writeReport(r: BackupResults, dir: string): Promise<{ md: string; json: string }> {
+/** Writes `stem`.md and `stem`.json (the results with their checks) into `dir`. */
+export async function writeResults(dir: string, stem: string, markdown: string, results: object): Promise<{ md: string; json: string }> {
   await fs.mkdir(dir, { recursive: true });
-  const md = path.join(dir, 'backup.md');
-  const json = path.join(dir, 'backup.json');
-  await fs.writeFile(md, renderMarkdown(r));
-  await fs.writeFile(json, JSON.stringify({ ...r, checks: targetChecks(r) }, null, 2) + '\n');
+  const md = path.join(dir, `${stem}.md`);
+  const json = path.join(dir, `${stem}.json`);
+  await fs.writeFile(md, markdown);
+  await fs.writeFile(json, JSON.stringify(results, null, 2) + '\n');
   return { md, json };
+}
+
+export function writeReport(r: BackupResults, dir: string): Promise<{ md: string; json: string }> {
+  return writeResults(dir, 'backup', renderMarkdown(r), { ...r, checks: targetChecks(r) });
 }

@@ -50,6 +50,20 @@ export function pgbench(t: WriterTarget, args: string[]): Promise<PgbenchRun> {
   });
 }
 
+/** `pgbench -i -s SCALE -q` over TCP: the database's size and how long building it took. */
+export async function buildDatabase(t: WriterTarget, scale: number): Promise<{ scale: number; sizeBytes: number; initSeconds: number }> {
+  const init = await pgbench(t, ['-i', '-s', String(scale), '-q']);
+  const [size] = await sql<{ bytes: string }>(t, 'SELECT pg_database_size(current_database())::text AS bytes');
+  return { scale, sizeBytes: Number(size?.bytes), initSeconds: init.seconds };
+}
+
+/** The PostgreSQL settings the results files show. */
+export async function shownSettings(t: WriterTarget): Promise<Record<string, string>> {
+  const names = ['shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'wal_level', 'wal_compression', 'full_page_writes', 'synchronous_commit', 'data_checksums', 'archive_timeout'];
+  const rows = await sql<{ name: string; setting: string }>(t, `SELECT name, current_setting(name) AS setting FROM pg_settings WHERE name IN (${names.map((n) => `'${n}'`).join(', ')}) ORDER BY name`);
+  return Object.fromEntries(rows.map((row) => [row.name, row.setting]));
+}
+
 const segNo = (name: string): bigint => parseSegmentName(name).segNo;
 
 /** Switches to a new WAL segment and waits until PostgreSQL reports the previous one archived. */

@@ -86,15 +86,28 @@ function writeTo(sink: Transform, chunk: Buffer): Promise<void> {
   });
 }
 
-/** Reads the file in 1 MiB chunks into one buffer, reused: each chunk is valid until the next is asked for. */
+/**
+ * Reads the file in 1 MiB chunks into two buffers, reused: each chunk is valid until the next is asked for, and the
+ * next read is under way while the caller works on the current one.
+ */
 export async function* readChunks(fh: FileHandle): AsyncGenerator<Buffer> {
-  const buf = Buffer.allocUnsafeSlow(CHUNK);
+  let current = Buffer.allocUnsafeSlow(CHUNK);
+  let other = Buffer.allocUnsafeSlow(CHUNK);
   let position = 0;
-  for (;;) {
-    const { bytesRead } = await fh.read(buf, 0, CHUNK, position);
-    if (bytesRead === 0) return;
-    position += bytesRead;
-    yield bytesRead === CHUNK ? buf : buf.subarray(0, bytesRead);
+  let pending = fh.read(current, 0, CHUNK, position);
+  try {
+    for (;;) {
+      const { bytesRead } = await pending;
+      if (bytesRead === 0) return;
+      position += bytesRead;
+      const chunk = bytesRead === CHUNK ? current : current.subarray(0, bytesRead);
+      [current, other] = [other, current];
+      pending = fh.read(current, 0, CHUNK, position);
+      yield chunk;
+    }
+  } finally {
+    // Stopped early: the read under way finishes before the caller closes the file.
+    await pending.catch(() => undefined);
   }
 }
 

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { PgpilotError, assert, errorMessage } from '../base/errors.js';
 import { parseWalFileName, type WalFile } from '../model/wal.js';
 import type { StoredObject } from '../storage/storage.js';
-import { type CodecOptions, decodeBuffer, encodeBuffer, encoder, storedExtension } from './codec/codec.js';
+import { type CodecOptions, decodeBuffer, decoder, encodeBuffer, encoder, storedExtension } from './codec/codec.js';
 import type { CompressType } from './codec/compress.js';
 import { codecFor, type Repo } from './repo.js';
 
@@ -176,6 +176,25 @@ export function walCodec(repo: Repo, stored: ArchivedWal): CodecOptions {
 /** The decoded content of an archived file (a history file, typically; segments are 16 MiB). */
 export async function readStored(repo: Repo, stored: ArchivedWal): Promise<Buffer> {
   return decodeBuffer(walCodec(repo, stored), await repo.storage.readBuffer(stored.path), `${repo.name}:${stored.path}`);
+}
+
+/**
+ * Decodes an archived segment into `into` (exactly its size), streaming, and checks it against its content hash:
+ * reading many segments this way keeps memory at the caller's buffers.
+ */
+export async function readStoredInto(repo: Repo, stored: ArchivedWal, into: Buffer): Promise<void> {
+  const where = `${repo.name}:${stored.path}`;
+  let filled = 0;
+  for await (const chunk of (await repo.storage.read(stored.path)).pipe(decoder(walCodec(repo, stored), where))) {
+    const b = chunk as Buffer;
+    if (filled + b.length > into.length) throw new PgpilotError('Corrupt', `WAL object ${where} decodes to more than ${into.length} bytes`);
+    b.copy(into, filled);
+    filled += b.length;
+  }
+  if (filled !== into.length) throw new PgpilotError('Corrupt', `WAL object ${where} decodes to ${filled} bytes, not ${into.length}`);
+  if (stored.hash !== undefined && shortHash(createHash('sha256').update(into)) !== stored.hash) {
+    throw new PgpilotError('Corrupt', `WAL file ${where} does not match its content hash`, { hint: 'the stored object is damaged: pgpilot verify NAME' });
+  }
 }
 
 function conflict(repo: Repo, walName: string): PgpilotError {

@@ -1,13 +1,13 @@
 // The blocks changed since a reference backup started, summed up from the WAL between the two backups' starts (read
 // from pg_wal where it still is, else from the archive; across timeline switches), and the changed blocks of one
 // relation segment file.
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { type Lsn, formatLsn } from '../model/lsn.js';
 import { type TimelineSwitch, segmentTimeline, walFileName } from '../model/wal.js';
 import { archivedHistories } from './recovery-window.js';
 import type { Repo } from './repo.js';
-import { findStored, listWal, readStored } from './wal-archive.js';
+import { findStored, listWal, readStoredInto } from './wal-archive.js';
 import { parseHistories } from './wal-chain.js';
 import { type WalChanges, WalScanError, relForkKey, scanWal } from './wal-records.js';
 
@@ -27,15 +27,33 @@ export async function walChangesBetween(repo: Repo, dataDir: string, from: { tli
     const left = history.find((h) => h.tli === from.tli);
     if (left === undefined || left.switchLsn < from.lsn) throw new WalScanError(`timeline ${to.tli} does not pass through timeline ${from.tli} at ${formatLsn(from.lsn)}`);
   }
-  const load = async (segNo: number): Promise<Buffer> => {
+  const load = async (segNo: number, into: Buffer): Promise<boolean> => {
     const name = walFileName(segmentTimeline(history, to.tli, BigInt(segNo)), BigInt(segNo));
-    const local = await readFile(path.join(dataDir, 'pg_wal', name)).catch(() => undefined);
-    if (local?.length === SEGMENT_SIZE) return local;
+    if (await readLocal(path.join(dataDir, 'pg_wal', name), into)) return true;
     const stored = (await findStored(repo, name))[0];
-    if (stored === undefined) throw new WalScanError(`WAL segment ${name} is neither in pg_wal nor in repository ${repo.name}`);
-    return readStored(repo, stored);
+    if (stored === undefined) return false;
+    await readStoredInto(repo, stored, into);
+    return true;
   };
   return scanWal(Number(from.lsn), Number(to.lsn), load, SEGMENT_SIZE);
+}
+
+/** A whole segment file of pg_wal into `into`; false when it is not there (removed or recycled meanwhile). */
+async function readLocal(file: string, into: Buffer): Promise<boolean> {
+  const fh = await open(file, 'r').catch(() => undefined);
+  if (fh === undefined) return false;
+  try {
+    if ((await fh.stat()).size !== into.length) return false;
+    let filled = 0;
+    while (filled < into.length) {
+      const { bytesRead } = await fh.read(into, filled, into.length - filled, filled);
+      if (bytesRead === 0) return false;
+      filled += bytesRead;
+    }
+    return true;
+  } finally {
+    await fh.close();
+  }
 }
 
 const relationFile = /^(?:global|base\/(\d+))\/(\d+)(?:_(fsm|vm|init))?(?:\.(\d+))?$/;

@@ -106,39 +106,54 @@ class Cursor {
 const lsnText = (p: number): string => `${Math.floor(p / 2 ** 32).toString(16).toUpperCase()}/${(p % 2 ** 32).toString(16).toUpperCase()}`;
 
 /**
- * Reads every record from `start` (a record's first byte, e.g. a backup's start LSN) until one starts at or after
- * `end`. `load` gives the 16 MiB segment of a segment number; at most the current and the next are kept.
+ * Fills `into` (one segment's size) with segment `segNo`; false when there is no such segment. Buffers are reused
+ * from segment to segment: a scan keeps at most three, whatever the amount of WAL.
  */
-export async function scanWal(start: number, end: number, load: (segNo: number) => Promise<Buffer>, segSize = 16 * 1024 * 1024): Promise<WalChanges> {
+export type SegmentLoader = (segNo: number, into: Buffer) => Promise<boolean>;
+
+/**
+ * Reads every record from `start` (a record's first byte, e.g. a backup's start LSN) until one starts at or after
+ * `end`. A record may run into the segment after `end`'s, which may not exist yet: a record that needs it then fails
+ * the scan.
+ */
+export async function scanWal(start: number, end: number, load: SegmentLoader, segSize = 16 * 1024 * 1024): Promise<WalChanges> {
   const changes: WalChanges = { blocks: new Map(), from: new Map(), databases: new Set(), records: 0 };
   const segments = new Map<number, Buffer>();
+  const spare: Buffer[] = [];
   const lastSeg = Math.floor((end - 1) / segSize);
   const cursor = new Cursor(segments, segSize, start);
+  const fill = async (segNo: number): Promise<boolean> => {
+    const buf = spare.pop() ?? Buffer.allocUnsafeSlow(segSize);
+    if (await load(segNo, buf)) {
+      segments.set(segNo, buf);
+      return true;
+    }
+    spare.push(buf);
+    return false;
+  };
+  const need = async (segNo: number): Promise<void> => {
+    if (!(await fill(segNo))) throw new WalScanError(`WAL segment ${segNo} is missing`);
+  };
   let beyond = false;
   for (;;) {
     cursor.pos = Math.ceil(cursor.pos / 8) * 8;
     if (cursor.pos >= end) return changes;
-    // A record may run into the next segment: keep it loaded too. Past the last one it may not exist yet; a record
-    // that needs it then fails the scan ("not loaded").
     const seg = Math.floor(cursor.pos / segSize);
-    for (const s of [...segments.keys()]) if (s < seg) segments.delete(s);
-    if (!segments.has(seg)) segments.set(seg, await loadChecked(load, seg, segSize));
-    if (seg + 1 <= lastSeg && !segments.has(seg + 1)) segments.set(seg + 1, await loadChecked(load, seg + 1, segSize));
+    for (const [s, buf] of segments) {
+      if (s >= seg) continue;
+      segments.delete(s);
+      spare.push(buf);
+    }
+    if (!segments.has(seg)) await need(seg);
+    if (seg + 1 <= lastSeg && !segments.has(seg + 1)) await need(seg + 1);
     if (seg === lastSeg && !beyond) {
       beyond = true;
-      const next = await loadChecked(load, seg + 1, segSize).catch(() => undefined);
-      if (next !== undefined) segments.set(seg + 1, next);
+      await fill(seg + 1).catch(() => false);
     }
     const switched = readRecord(cursor, changes);
     changes.records += 1;
     if (switched) cursor.pos = (Math.floor((cursor.pos - 1) / segSize) + 1) * segSize;
   }
-}
-
-async function loadChecked(load: (segNo: number) => Promise<Buffer>, segNo: number, segSize: number): Promise<Buffer> {
-  const b = await load(segNo);
-  if (b.length !== segSize) throw new WalScanError(`WAL segment ${segNo} has ${b.length} bytes, not ${segSize}`);
-  return b;
 }
 
 /** Reads one record at the cursor and notes what it changed; true for a WAL switch (the segment ends there). */

@@ -48,7 +48,7 @@ async function runJob(args: ParsedArgs, io: Io, kind: JobKind, options: Record<s
   const done = await waitFor(`${kind} job ${started.id}`, async () => {
     const j = (await api.job(started.id)) as JobOutcome;
     return j.state === 'running' ? undefined : j;
-  }, { timeoutMs: 24 * 3600_000, intervalMs: 300 });
+  }, { timeoutMs: 24 * 3600_000, intervalMs: 100 });
   if (done.state !== 'succeeded') {
     const err = done.error ?? { message: 'the job failed' };
     const code = (err.code ?? 'Backup') as ConstructorParameters<typeof PgpilotError>[0];

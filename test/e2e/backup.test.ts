@@ -151,7 +151,10 @@ test('the WAL reader finds exactly the blocks, creations and truncations pg_wald
   const end = await lsn();
   const tli = Number((await sql('SELECT timeline_id AS t FROM pg_control_checkpoint()'))[0]?.['t']);
   const walDir = path.join(c.home, c.name, 'members', `${c.name}-0`, 'data', 'pg_wal');
-  const ours = await scanWal(Number(parseLsn(start)), Number(parseLsn(end)), (segNo) => fs.readFile(path.join(walDir, walFileName(tli, BigInt(segNo)))));
+  const ours = await scanWal(Number(parseLsn(start)), Number(parseLsn(end)), async (segNo, into) => {
+    (await fs.readFile(path.join(walDir, walFileName(tli, BigInt(segNo))))).copy(into);
+    return true;
+  });
   const { stdout } = await run('/usr/lib/postgresql/15/bin/pg_waldump', ['--timeline', String(tli), '--path', walDir, '--start', start, '--end', end], { maxBuffer: 256 * 1024 * 1024 });
   const forks: Record<string, number> = { fsm: 1, vm: 2, init: 3 };
   const theirs = new Set([...stdout.matchAll(/blkref #\d+: rel (\d+)\/(\d+)\/(\d+)(?: fork (\w+))? blk (\d+)/g)].map((m) => `${m[1]}/${m[2]}/${m[3]}/${forks[m[4] ?? ''] ?? 0} ${m[5]}`));

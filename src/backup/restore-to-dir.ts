@@ -202,6 +202,9 @@ async function writeFiles(req: RestoreToDirRequest, plans: FilePlan[]): Promise<
     }
     if (p.deltas.length > 0) secondPhase.push({ kind: 'deltas', path: p.path, ...(p.sha256 === undefined ? {} : { sha256: p.sha256 }), deltas: p.deltas });
   }
+  // Largest files first, bundles last: the workers end together instead of one finishing a 1 GiB file alone.
+  const size = new Map(plans.map((p) => [p.path, p.size]));
+  firstPhase.sort((a, b) => (a.kind === 'file' && b.kind === 'file' ? (size.get(b.path) ?? 0) - (size.get(a.path) ?? 0) : 0));
   firstPhase.push(...bundles.values());
   const workerData: RestoreWorkerData = { storageSpec: req.repo.storageSpec, key: req.repo.key, dir: req.dir };
   let bytes = 0;

@@ -73,6 +73,7 @@ async function restoreBundle(env: Env, t: Extract<RestoreTask, { kind: 'bundle' 
     const fh = await open(path.join(env.dir, f.path), 'w', f.mode);
     try {
       await fh.writeFile(plain);
+      await fh.sync();
     } finally {
       await fh.close();
     }
@@ -91,7 +92,9 @@ async function restoreFile(env: Env, t: Extract<RestoreTask, { kind: 'file' }>):
       cb(null, chunk);
     },
   });
-  const out = createWriteStream(path.join(env.dir, t.path), { mode: t.mode });
+  // Synced before it is closed, as it is written: the restore is durable when it reports success, and the disk
+  // writes overlap the work instead of piling up for the end.
+  const out = createWriteStream(path.join(env.dir, t.path), { mode: t.mode, flush: true });
   await pipeline(await env.storage.read(t.source.object), decoder(codec(env, t.source)), hasher, out);
   if (t.sha256 !== undefined && hash.digest('hex') !== t.sha256) throw mismatch(t.path, t.source.object);
   return { bytes };
@@ -118,6 +121,7 @@ async function applyDeltas(env: Env, t: Extract<RestoreTask, { kind: 'deltas' }>
         await apply(await slice(env, d));
       }
       await fh.truncate(reader.finish());
+      await fh.sync();
       if (dh.digest('hex') !== d.deltaSha256) throw mismatch(t.path, d.object);
     }
     if (t.sha256 !== undefined) {

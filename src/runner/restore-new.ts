@@ -17,7 +17,7 @@ import { loadManifest } from '../config/manifest.js';
 import type { BackupRepoSpec, Manifest } from '../config/types.js';
 import { formatLsn, parseLsn } from '../model/lsn.js';
 import { parseSegmentName } from '../model/wal.js';
-import { type RunAs, chownR, ensureDir, isRoot, resolveRunAs } from '../pg/os-user.js';
+import { type RunAs, ensureDir, isRoot, resolveRunAs } from '../pg/os-user.js';
 import { readPostmasterPid, startPostgres, stopPostgres } from '../pg/postmaster.js';
 import { connect, type PgClient } from '../pg/query.js';
 import { ensureRole } from '../pg/roles.js';
@@ -182,8 +182,10 @@ export async function recover(o: RecoverOptions, finish: (client: PgClient) => P
     `hba_file = ${confQuote(hba)}`, ...recoverySettings(o.target, o.prefetch.restoreCommand),
   ];
   await fs.writeFile(auto, `${original}${settings.join('\n')}\n`, { mode: 0o600 });
-  await fs.writeFile(path.join(o.dataDir, 'recovery.signal'), '', { mode: 0o600 });
-  if (o.owner !== undefined) await chownR(o.dataDir, o.owner);
+  const signal = path.join(o.dataDir, 'recovery.signal');
+  await fs.writeFile(signal, '', { mode: 0o600 });
+  // The restore handed the directory to its owner already: only what was written here changes hands.
+  await own([hba, auto, signal], o.owner);
   // A download that fails stops recovery at once: PostgreSQL must not take the missing WAL for the archive's end.
   let fetchFailed: Error | undefined;
   o.prefetch.done.catch(async (e: unknown) => {
@@ -224,6 +226,10 @@ export async function recover(o: RecoverOptions, finish: (client: PgClient) => P
   await stopPostgres(o.dataDir, 'fast', 120_000, o.log);
   await fs.writeFile(auto, original, { mode: 0o600 });
   await fs.rm(hba, { force: true });
-  if (o.owner !== undefined) await chownR(o.dataDir, o.owner);
+  await own([auto], o.owner);
   return at;
+}
+
+async function own(files: readonly string[], owner: RunAs | undefined): Promise<void> {
+  if (owner !== undefined) for (const f of files) await fs.chown(f, owner.uid, owner.gid);
 }

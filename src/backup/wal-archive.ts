@@ -125,10 +125,11 @@ export async function pushWal(repo: Repo, file: string, walName: string): Promis
 }
 
 /**
- * Fetches a WAL file into `destFile` (decoded; written to a temporary file, synced and renamed into place).
+ * Fetches a WAL file into `destFile` (decoded; written to a temporary file, synced unless `sync` is false, and renamed
+ * into place).
  * False when the repository does not hold it. A segment whose content does not match its hash is a Corrupt error.
  */
-export async function getWal(repo: Repo, walName: string, destFile: string): Promise<boolean> {
+export async function getWal(repo: Repo, walName: string, destFile: string, options: { sync?: boolean } = {}): Promise<boolean> {
   const stored = await findStored(repo, walName);
   const chosen = stored[0];
   if (chosen === undefined) return false;
@@ -149,7 +150,7 @@ export async function getWal(repo: Repo, walName: string, destFile: string): Pro
     const handle = await fsp.open(temp, 'wx', 0o600);
     try {
       await handle.writeFile(plain);
-      await handle.sync();
+      if (options.sync !== false) await handle.sync();
     } finally {
       await handle.close();
     }

@@ -27,13 +27,14 @@ const shellQuote = (v: string): string => `'${v.replace(/'/g, "'\\''")}'`;
 
 /**
  * The restore_command: a file of the chain is waited for until the prefetch has it, then copied; a file outside the
- * chain is not in the archive (exit 1: PostgreSQL probes for timeline histories that do not exist). Each copy records
- * its name, so the prefetch knows how far replay got and removes what it has read.
+ * chain is not in the archive (exit 1: PostgreSQL probes for timeline histories that do not exist). Each file handed
+ * over records its name, so the prefetch knows how far replay got and removes what it has read.
  */
 export function prefetchRestoreCommand(dir: string): string {
   const d = shellQuote(dir).replace(/%/g, '%%');
   // The loop ends when its PostgreSQL is gone, or the directory (and its list) was removed.
-  return `f=%f; while [ ! -f ${d}/"$f" ]; do grep -qxF "$f" ${d}/${EXPECTED} || exit 1; kill -0 $PPID 2>/dev/null || exit 1; sleep 0.05; done; cp ${d}/"$f" "%p" && echo "$f" > ${d}/${LAST}`;
+  // A hard link instead of a copy: PostgreSQL only reads the file, and unlinks or renames it, never rewrites it.
+  return `f=%f; while [ ! -f ${d}/"$f" ]; do grep -qxF "$f" ${d}/${EXPECTED} || exit 1; kill -0 $PPID 2>/dev/null || exit 1; sleep 0.05; done; { ln -f ${d}/"$f" "%p" 2>/dev/null || cp ${d}/"$f" "%p"; } && echo "$f" > ${d}/${LAST}`;
 }
 
 /**
@@ -87,7 +88,7 @@ async function fetchOne(repo: Repo, name: string, dir: string, owner: RunAs | un
   const incoming = path.join(dir, INCOMING, name);
   let found: boolean;
   try {
-    found = await getWal(repo, name, incoming);
+    found = await getWal(repo, name, incoming, { sync: false });
   } catch (e) {
     throw new PgpilotError('Archive', `cannot fetch WAL file ${name} from repository ${repo.name}: ${errorMessage(e)}`, { hint: 'check the repository (pgpilot verify) and the free space beside the data directory', cause: e });
   }

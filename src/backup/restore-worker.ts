@@ -1,7 +1,7 @@
 // Worker thread of a restore: writes files from stored objects and bundle slices, then applies page deltas.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -38,6 +38,8 @@ interface Env {
   key: Buffer | undefined;
   dir: string;
   bundles: Map<string, Buffer>;
+  /** Syncs of written files still under way. */
+  syncs: Promise<void>[];
 }
 
 const codec = (env: Env, s: { compress: Source['compress'] }): CodecOptions => ({ compress: s.compress, key: env.key });
@@ -70,13 +72,9 @@ async function restoreBundle(env: Env, t: Extract<RestoreTask, { kind: 'bundle' 
   for (const f of t.files) {
     const plain = await decodeBuffer(codec(env, t), data.subarray(f.offset, f.offset + f.storedSize), `${t.object}@${f.offset}`);
     if (f.sha256 !== undefined && createHash('sha256').update(plain).digest('hex') !== f.sha256) throw mismatch(f.path, t.object);
-    const fh = await open(path.join(env.dir, f.path), 'w', f.mode);
-    try {
-      await fh.writeFile(plain);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    const file = path.join(env.dir, f.path);
+    await writeFile(file, plain, { mode: f.mode });
+    await syncLater(env, file);
     bytes += plain.length;
   }
   return { bytes };
@@ -92,10 +90,9 @@ async function restoreFile(env: Env, t: Extract<RestoreTask, { kind: 'file' }>):
       cb(null, chunk);
     },
   });
-  // Synced before it is closed, as it is written: the restore is durable when it reports success, and the disk
-  // writes overlap the work instead of piling up for the end.
-  const out = createWriteStream(path.join(env.dir, t.path), { mode: t.mode, flush: true });
-  await pipeline(await env.storage.read(t.source.object), decoder(codec(env, t.source)), hasher, out);
+  const file = path.join(env.dir, t.path);
+  await pipeline(await env.storage.read(t.source.object), decoder(codec(env, t.source)), hasher, createWriteStream(file, { mode: t.mode }));
+  await syncLater(env, file);
   if (t.sha256 !== undefined && hash.digest('hex') !== t.sha256) throw mismatch(t.path, t.source.object);
   return { bytes };
 }
@@ -121,7 +118,6 @@ async function applyDeltas(env: Env, t: Extract<RestoreTask, { kind: 'deltas' }>
         await apply(await slice(env, d));
       }
       await fh.truncate(reader.finish());
-      await fh.sync();
       if (dh.digest('hex') !== d.deltaSha256) throw mismatch(t.path, d.object);
     }
     if (t.sha256 !== undefined) {
@@ -132,7 +128,23 @@ async function applyDeltas(env: Env, t: Extract<RestoreTask, { kind: 'deltas' }>
   } finally {
     await fh.close();
   }
+  await syncLater(env, target);
   return { bytes };
+}
+
+/** Files whose sync may be under way at once. */
+const PENDING_SYNCS = 32;
+
+/**
+ * Syncs and closes a written file without waiting for it: the next file is written meanwhile, the disk works on this
+ * one. The worker's finish waits for every sync, so the restore is durable when it reports success.
+ */
+async function syncLater(env: Env, file: string): Promise<void> {
+  // fsync through another descriptor flushes the file's data all the same.
+  const done = open(file, 'r').then((fh) => fh.sync().finally(() => fh.close()));
+  done.catch(() => undefined);
+  env.syncs.push(done);
+  if (env.syncs.length > PENDING_SYNCS) await env.syncs.shift();
 }
 
 serveWorker<RestoreWorkerData, RestoreTask, RestoreResult>(async (data) => {
@@ -141,6 +153,7 @@ serveWorker<RestoreWorkerData, RestoreTask, RestoreResult>(async (data) => {
     key: data.key === undefined ? undefined : Buffer.from(data.key),
     dir: data.dir,
     bundles: new Map(),
+    syncs: [],
   };
   return {
     handle: (task: RestoreTask) => {
@@ -153,6 +166,9 @@ serveWorker<RestoreWorkerData, RestoreTask, RestoreResult>(async (data) => {
           return applyDeltas(env, task);
       }
     },
-    finish: () => Promise.resolve(undefined),
+    finish: async () => {
+      await Promise.all(env.syncs);
+      return undefined;
+    },
   };
 });

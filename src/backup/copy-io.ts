@@ -86,28 +86,37 @@ function writeTo(sink: Transform, chunk: Buffer): Promise<void> {
   });
 }
 
+/** Chunks read ahead of the one being worked on: a cold disk answers a read in about the time a chunk takes. */
+const READ_AHEAD = 3;
+
 /**
- * Reads the file in 1 MiB chunks into two buffers, reused: each chunk is valid until the next is asked for, and the
- * next read is under way while the caller works on the current one.
+ * Reads the file in 1 MiB chunks into a few reused buffers: each chunk is valid until the next is asked for, and the
+ * next reads are under way while the caller works on the current one.
  */
 export async function* readChunks(fh: FileHandle): AsyncGenerator<Buffer> {
-  let current = Buffer.allocUnsafeSlow(CHUNK);
-  let other = Buffer.allocUnsafeSlow(CHUNK);
+  const buffers = Array.from({ length: READ_AHEAD + 1 }, () => Buffer.allocUnsafeSlow(CHUNK));
+  const pending: Promise<{ bytesRead: number; buffer: Buffer }>[] = [];
   let position = 0;
-  let pending = fh.read(current, 0, CHUNK, position);
+  let issued = 0;
+  const issue = (): void => {
+    const buffer = buffers[issued % buffers.length] as Buffer;
+    pending.push(fh.read(buffer, 0, CHUNK, position).then(({ bytesRead }) => ({ bytesRead, buffer })));
+    position += CHUNK;
+    issued += 1;
+  };
   try {
+    for (let i = 0; i < READ_AHEAD; i++) issue();
     for (;;) {
-      const { bytesRead } = await pending;
+      const { bytesRead, buffer } = await (pending.shift() as Promise<{ bytesRead: number; buffer: Buffer }>);
       if (bytesRead === 0) return;
-      position += bytesRead;
-      const chunk = bytesRead === CHUNK ? current : current.subarray(0, bytesRead);
-      [current, other] = [other, current];
-      pending = fh.read(current, 0, CHUNK, position);
-      yield chunk;
+      // The buffer handed out last is free again: read into it.
+      issue();
+      yield bytesRead === CHUNK ? buffer : buffer.subarray(0, bytesRead);
+      if (bytesRead < CHUNK) return;
     }
   } finally {
-    // Stopped early: the read under way finishes before the caller closes the file.
-    await pending.catch(() => undefined);
+    // Stopped early: the reads under way finish before the caller closes the file.
+    await Promise.allSettled(pending);
   }
 }
 

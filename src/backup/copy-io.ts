@@ -94,7 +94,7 @@ const READ_AHEAD = 3;
  * next reads are under way while the caller works on the current one.
  */
 export async function* readChunks(fh: FileHandle): AsyncGenerator<Buffer> {
-  const buffers = Array.from({ length: READ_AHEAD + 1 }, () => Buffer.allocUnsafeSlow(CHUNK));
+  const buffers = Array.from({ length: READ_AHEAD + 1 }, () => chunkBuffers.pop() ?? Buffer.allocUnsafeSlow(CHUNK));
   const pending: Promise<{ bytesRead: number; buffer: Buffer }>[] = [];
   let position = 0;
   let issued = 0;
@@ -117,8 +117,12 @@ export async function* readChunks(fh: FileHandle): AsyncGenerator<Buffer> {
   } finally {
     // Stopped early: the reads under way finish before the caller closes the file.
     await Promise.allSettled(pending);
+    chunkBuffers.push(...buffers);
   }
 }
+
+/** Read buffers kept for the next file: a worker copies one file at a time, and memory stays flat over thousands. */
+const chunkBuffers: Buffer[] = [];
 
 /**
  * Verifies page checksums of a chunk read at `position`. A failing page is read again: one that now passes, or that

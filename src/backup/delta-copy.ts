@@ -150,19 +150,27 @@ interface Span {
  * each to `take` in order; a span's buffer is reused once `take` is done with it.
  */
 async function readAhead(fh: FileHandle, all: readonly Span[], take: (span: Span, buf: Buffer, bytesRead: number) => Promise<void>): Promise<void> {
-  const buffers = Array.from({ length: Math.min(READS_IN_FLIGHT, all.length) }, () => Buffer.allocUnsafeSlow(SPAN_PAGES * PAGE_SIZE));
+  const buffers = Array.from({ length: Math.min(READS_IN_FLIGHT, all.length) }, () => spanBuffers.pop() ?? Buffer.allocUnsafeSlow(SPAN_PAGES * PAGE_SIZE));
   const inFlight: Promise<{ span: Span; buf: Buffer; bytesRead: number }>[] = [];
   const next = async (): Promise<void> => {
     const r = await (inFlight.shift() as Promise<{ span: Span; buf: Buffer; bytesRead: number }>);
     await take(r.span, r.buf, r.bytesRead);
   };
-  for (const [i, span] of all.entries()) {
-    if (inFlight.length === buffers.length) await next();
-    const buf = buffers[i % buffers.length] as Buffer;
-    inFlight.push(fh.read(buf, 0, span.count * PAGE_SIZE, span.first * PAGE_SIZE).then(({ bytesRead }) => ({ span, buf, bytesRead })));
+  try {
+    for (const [i, span] of all.entries()) {
+      if (inFlight.length === buffers.length) await next();
+      const buf = buffers[i % buffers.length] as Buffer;
+      inFlight.push(fh.read(buf, 0, span.count * PAGE_SIZE, span.first * PAGE_SIZE).then(({ bytesRead }) => ({ span, buf, bytesRead })));
+    }
+    while (inFlight.length > 0) await next();
+  } finally {
+    await Promise.allSettled(inFlight);
+    spanBuffers.push(...buffers);
   }
-  while (inFlight.length > 0) await next();
 }
+
+/** Span buffers kept for the next file (a worker copies one file at a time). */
+const spanBuffers: Buffer[] = [];
 
 const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
 

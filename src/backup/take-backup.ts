@@ -64,6 +64,8 @@ export async function takeBackup(req: BackupRequest): Promise<BackupManifest> {
     // Copy the files on worker threads.
     const listing = await listDataDir(req.dataDir);
     const changes = ref === undefined ? undefined : await changesSince(req, ref.manifest, timeline, startLsn, log);
+    // The scan's segment buffers (48 MiB) go before the copy workers take their share, where the process allows it.
+    (globalThis as { gc?: () => void }).gc?.();
     const copied = await copyFiles(req, { dir, label, ref, startLsn, checksums: identity.checksums, changes }, listing.files);
     // Stop the backup; PostgreSQL switches WAL. Waiting for the archive is ours: PostgreSQL's own wait polls once a
     // second, ours looks at the repository itself, where restore will look.

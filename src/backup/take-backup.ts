@@ -1,7 +1,7 @@
 // The backup recipe: choose the reference, start the backup in PostgreSQL, copy files in parallel, stop, write the manifest.
 import { PgpilotError, errorMessage } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
-import { waitFor } from '../base/wait.js';
+import { sleep, waitFor } from '../base/wait.js';
 import { type Lsn, formatLsn, parseLsn } from '../model/lsn.js';
 import { segmentName } from '../model/wal.js';
 import { type ConnectOptions, type PgClient, connect } from '../pg/query.js';
@@ -44,8 +44,7 @@ export async function takeBackup(req: BackupRequest): Promise<BackupManifest> {
   // Choose what this backup refers to.
   const { type, ref } = await chooseReference(req, log);
   const fullLabel = type === 'full' ? undefined : ref?.manifest.chain[0];
-  const startTime = now();
-  const label = newLabel(type, startTime, fullLabel);
+  const { startTime, label } = await freeLabel(req, type, fullLabel, now);
   const dir = backupDir(label);
   log.info('backup starting', { label, type, reference: ref?.manifest.label });
   const marker: StartedMarker = { label, type, startTime: startTime.toISOString(), member: req.member, ...(ref === undefined ? {} : { reference: ref.manifest.label }) };
@@ -119,6 +118,20 @@ export async function takeBackup(req: BackupRequest): Promise<BackupManifest> {
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * A label no backup in the repository has: labels count seconds, so a backup started in the same second as an earlier
+ * one (a leftover of an interrupted backup, too) waits for the next second rather than write into its directory.
+ */
+async function freeLabel(req: BackupRequest, type: BackupType, fullLabel: string | undefined, now: () => Date): Promise<{ startTime: Date; label: string }> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const startTime = now();
+    const label = newLabel(type, startTime, fullLabel);
+    if ((await req.repo.storage.list(backupDir(label))).length === 0) return { startTime, label };
+    await sleep(1000 - startTime.getUTCMilliseconds());
+  }
+  throw new PgpilotError('Backup', `every backup label tried is taken in repository ${req.repo.name}`, { hint: 'is the clock of this host standing still? check it, then run the backup again' });
 }
 
 async function chooseReference(req: BackupRequest, log: Logger): Promise<{ type: BackupType; ref: Reference | undefined }> {

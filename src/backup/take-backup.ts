@@ -10,6 +10,7 @@ import { type StartedMarker, completeBackups, startedPath } from './catalog.js';
 import type { CopyWorkerData } from './copy-worker.js';
 import { type DataFile, listDataDir } from './data-files.js';
 import type { CopyResult, CopyTask } from './copy-io.js';
+import { SMALL_FILE } from './file-copy.js';
 import { newLabel } from './labels.js';
 import { type Repo, repoExtension } from './repo.js';
 import { findStored } from './wal-archive.js';
@@ -215,21 +216,37 @@ async function copyFiles(
     backupStartLsn: formatLsn(b.startLsn),
     checksums: b.checksums,
   });
-  const finals = await runPool<CopyTask, CopyResult | undefined>({
+  const finals = await runPool<CopyTask[], (CopyResult | undefined)[]>({
     script: new URL('./copy-worker.js', import.meta.url),
     workerData: data,
     jobs: req.jobs,
-    tasks,
-    onResult: (r) => {
-      if (r === undefined) return;
-      out.files.push(r.entry);
-      out.readSize += r.readBytes;
-      out.checksumErrors.push(...r.checksumErrors);
-      const s = r.entry.store;
-      if (s.kind === 'file' || (s.kind === 'delta' && s.offset === undefined)) out.storedSize += s.storedSize;
+    tasks: batches(tasks),
+    onResult: (results) => {
+      for (const r of results) {
+        if (r === undefined) continue;
+        out.files.push(r.entry);
+        out.readSize += r.readBytes;
+        out.checksumErrors.push(...r.checksumErrors);
+        const s = r.entry.store;
+        if (s.kind === 'file' || (s.kind === 'delta' && s.offset === undefined)) out.storedSize += s.storedSize;
+      }
     },
   });
   out.storedSize += finals.reduce<number>((n, f) => n + (typeof f === 'number' ? f : 0), 0);
+  return out;
+}
+
+/** Small files handed to a worker at once: one message for many files (a database has thousands). */
+const SMALL_BATCH = 64;
+
+/** The tasks (largest first) as the pool's units: a large file alone, small ones in batches. */
+function batches(tasks: readonly CopyTask[]): CopyTask[][] {
+  const out: CopyTask[][] = [];
+  for (const t of tasks) {
+    const last = out.at(-1);
+    if (t.size <= SMALL_FILE && last !== undefined && last.length < SMALL_BATCH && (last[0]?.size ?? Infinity) <= SMALL_FILE) last.push(t);
+    else out.push([t]);
+  }
   return out;
 }
 

@@ -4,8 +4,8 @@ import type { AgentConfig, Manifest } from '../config/types.js';
 import { clusterPaths, memberName } from './layout.js';
 
 /**
- * `restored`: the first member's data directory holds a restored backup (`pgpilot restore --to-new` or `--in-place`): it bootstraps
- * the cluster from it, and the others wait to clone it instead of racing to run initdb.
+ * `restored`: the first member's data directory holds a restored backup (`pgpilot restore --to-new` or `--in-place`): it
+ * bootstraps the cluster from it instead of running initdb. Either way the others wait to clone the first.
  */
 export function memberConfigs(manifest: Manifest, dcsEndpoints: string[], home: string, restored = false): AgentConfig[] {
   const { spec } = manifest;
@@ -38,7 +38,9 @@ export function memberConfigs(manifest: Manifest, dcsEndpoints: string[], home: 
       },
       secrets: { superuserPasswordFile: paths.superuserPassword, replicationPasswordFile: paths.replicationPassword },
       bootstrap: {
-        method: restored ? (i === 0 ? 'existing' : 'none') : 'initdb',
+        // The first member bootstraps (initdb, or adopts a restored directory); the others wait to clone it. All run on
+        // this host, so a race would buy nothing, and `up` gives the same primary every time.
+        method: i > 0 ? 'none' : restored ? 'existing' : 'initdb',
         users: spec.users.map((u) => ({ ...u, passwordFile: paths.userPassword(u.name) })),
         databases: spec.databases,
       },

@@ -64,6 +64,14 @@ for (const type of TYPES) {
       }
     });
 
+    test(`${name}: a buffer encoded at once decodes as a stream, and without a key equals the stream's encoding`, async () => {
+      for (const data of [tableLike(2.5 * MiB), Buffer.alloc(0), tableLike(MiB)]) {
+        const stored = await encodeBuffer(opts(type, withKey), data);
+        assert.deepEqual(await throughInPieces(decoder(opts(type, withKey), 'f'), stored, 7000), data);
+        if (!withKey) assert.deepEqual(stored, await throughInPieces(encoder(opts(type, false)), data, 5000));
+      }
+    });
+
     test(`${name}: streams round trip with many small writes and reads`, async () => {
       const data = Buffer.concat([tableLike(1.2 * MiB), randomBytes(100_000)]);
       const stored = await throughInPieces(encoder(opts(type, withKey)), data, 5000);

@@ -1,4 +1,5 @@
 // Worker thread of a backup: opens the repository's storage and copies the files it is handed, a batch at a time.
+import { mapConcurrently } from '../base/concurrency.js';
 import { parseLsn } from '../model/lsn.js';
 import { openStorage } from '../storage/open-storage.js';
 import type { StorageSpec } from '../storage/spec.js';
@@ -41,18 +42,7 @@ serveWorker<CopyWorkerData, CopyTask[], (CopyResult | undefined)[]>(async (data)
   };
   return {
     // A batch holds small files: a few at once, so the worker computes while the file system answers the others.
-    handle: async (batch: CopyTask[]) => {
-      const results: (CopyResult | undefined)[] = new Array<CopyResult | undefined>(batch.length);
-      let next = 0;
-      const lane = async (): Promise<void> => {
-        while (next < batch.length) {
-          const i = next++;
-          results[i] = await copyFile(batch[i] as CopyTask, env);
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(SMALL_FILES_AT_ONCE, batch.length) }, lane));
-      return results;
-    },
+    handle: (batch: CopyTask[]) => mapConcurrently(batch, SMALL_FILES_AT_ONCE, (task) => copyFile(task, env)),
     finish: async () => {
       await bundle.flush();
       return bundle.storedSize;

@@ -1,6 +1,6 @@
 // The recoverable window of a repository: from the end of its oldest backup to the end of the archived WAL, per timeline.
 import { formatLsn, parseLsn } from '../model/lsn.js';
-import { parseSegmentName } from '../model/wal.js';
+import { type TimelineSwitch, parseSegmentName } from '../model/wal.js';
 import type { BackupManifest } from './backup-manifest.js';
 import type { Repo } from './repo.js';
 import { type ArchivedWal, listWal, readStored } from './wal-archive.js';
@@ -17,11 +17,11 @@ export interface RecoveryWindow {
   timelines: { timeline: number; fromLsn: string; toLsn: string }[];
 }
 
-/** Histories of every archived timeline, decoded. */
-export async function archivedHistories(repo: Repo, archived: readonly ArchivedWal[]): Promise<Map<number, string>> {
+/** The history of every archived timeline, read and parsed (`archived`: the archive's listing when at hand). */
+export async function archivedHistories(repo: Repo, archived?: readonly ArchivedWal[]): Promise<Map<number, TimelineSwitch[]>> {
   const texts = new Map<number, string>();
-  for (const h of archived.filter((w) => w.kind === 'history')) texts.set(h.tli, (await readStored(repo, h)).toString('utf8'));
-  return texts;
+  for (const h of (archived ?? (await listWal(repo))).filter((w) => w.kind === 'history')) texts.set(h.tli, (await readStored(repo, h)).toString('utf8'));
+  return parseHistories(texts);
 }
 
 export async function recoveryWindow(repo: Repo, backups: readonly BackupManifest[]): Promise<RecoveryWindow | undefined> {
@@ -36,7 +36,7 @@ export async function recoveryWindow(repo: Repo, backups: readonly BackupManifes
   }
   let latest: RecoveryWindow['latest'];
   try {
-    const chain: WalChain = walChain(archived, parseHistories(await archivedHistories(repo, archived)), { tli: oldest.timeline, startSegNo: parseSegmentName(oldest.startWal).segNo });
+    const chain: WalChain = walChain(archived, await archivedHistories(repo, archived), { tli: oldest.timeline, startSegNo: parseSegmentName(oldest.startWal).segNo });
     latest = { lsn: formatLsn(chain.endLsn), timeline: chain.timeline };
   } catch (e) {
     latest = { error: e instanceof Error ? e.message : String(e) };

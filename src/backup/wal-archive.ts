@@ -140,11 +140,7 @@ export async function getWal(repo: Repo, walName: string, destFile: string, opti
   }
   // One segment (16 MiB) at a time: decoding it whole keeps this simple, and restore fetches one file per call.
   const plain = await readStored(repo, chosen);
-  if (chosen.hash !== undefined && shortHash(createHash('sha256').update(plain)) !== chosen.hash) {
-    throw new PgpilotError('Corrupt', `WAL file ${chosen.path} in repository ${repo.name} does not match its content hash`, {
-      hint: 'the stored object is damaged: restore it from another repository, or recover only up to the WAL before it',
-    });
-  }
+  checkContentHash(repo, chosen, plain);
   const temp = path.join(path.dirname(destFile), `.${path.basename(destFile)}.tmp-${randomBytes(6).toString('hex')}`);
   try {
     const handle = await fsp.open(temp, 'wx', 0o600);
@@ -193,8 +189,15 @@ export async function readStoredInto(repo: Repo, stored: ArchivedWal, into: Buff
     filled += b.length;
   }
   if (filled !== into.length) throw new PgpilotError('Corrupt', `WAL object ${where} decodes to ${filled} bytes, not ${into.length}`);
-  if (stored.hash !== undefined && shortHash(createHash('sha256').update(into)) !== stored.hash) {
-    throw new PgpilotError('Corrupt', `WAL file ${where} does not match its content hash`, { hint: 'the stored object is damaged: pgpilot verify NAME' });
+  checkContentHash(repo, stored, into);
+}
+
+/** A segment's decoded content against the hash in its object name (history files carry none). */
+function checkContentHash(repo: Repo, stored: ArchivedWal, plain: Buffer): void {
+  if (stored.hash !== undefined && shortHash(createHash('sha256').update(plain)) !== stored.hash) {
+    throw new PgpilotError('Corrupt', `WAL file ${stored.path} in repository ${repo.name} does not match its content hash`, {
+      hint: 'the stored object is damaged: restore it from another repository, or recover only up to the WAL before it',
+    });
   }
 }
 

@@ -7,8 +7,7 @@ import { type Lsn, formatLsn } from '../model/lsn.js';
 import { type TimelineSwitch, segmentTimeline, walFileName } from '../model/wal.js';
 import { archivedHistories } from './recovery-window.js';
 import type { Repo } from './repo.js';
-import { findStored, listWal, readStoredInto } from './wal-archive.js';
-import { parseHistories } from './wal-chain.js';
+import { findStored, readStoredInto } from './wal-archive.js';
 import { type WalChanges, WalScanError, relForkKey, scanWal } from './wal-records.js';
 
 const SEGMENT_SIZE = 16 * 1024 * 1024;
@@ -23,7 +22,7 @@ const DEFAULT_TABLESPACE = 1663;
 export async function walChangesBetween(repo: Repo, dataDir: string, from: { tli: number; lsn: Lsn }, to: { tli: number; lsn: Lsn }): Promise<WalChanges> {
   let history: TimelineSwitch[] = [];
   if (from.tli !== to.tli) {
-    history = parseHistories(await archivedHistories(repo, await listWal(repo))).get(to.tli) ?? [];
+    history = (await archivedHistories(repo)).get(to.tli) ?? [];
     const left = history.find((h) => h.tli === from.tli);
     if (left === undefined || left.switchLsn < from.lsn) throw new WalScanError(`timeline ${to.tli} does not pass through timeline ${from.tli} at ${formatLsn(from.lsn)}`);
   }

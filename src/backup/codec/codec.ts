@@ -41,14 +41,9 @@ export function encodeBuffer(opts: CodecOptions, buf: Buffer): Promise<Buffer> {
   const level = resolveLevel(type, opts.compress.level);
   const sealer = opts.key === undefined ? undefined : new Sealer(opts.key);
   const out: Buffer[] = [];
-  const frame = (block: Buffer): void => {
-    const f = compressChunk(type, level, block);
-    if (sealer === undefined) out.push(f);
-    else out.push(...sealer.seal(f));
-  };
   // An empty input still gets one (empty) frame, as from the encoder stream.
-  if (buf.length === 0 && type !== 'none') frame(buf);
-  for (let at = 0; at < buf.length; at += BLOCK) frame(buf.subarray(at, at + BLOCK));
+  if (buf.length === 0 && type !== 'none') out.push(...encodeFrame(type, level, sealer, buf));
+  for (let at = 0; at < buf.length; at += BLOCK) out.push(...encodeFrame(type, level, sealer, buf.subarray(at, at + BLOCK)));
   if (sealer !== undefined) out.push(...sealer.end());
   return Promise.resolve(Buffer.concat(out));
 }
@@ -56,6 +51,12 @@ export function encodeBuffer(opts: CodecOptions, buf: Buffer): Promise<Buffer> {
 /** The plain bytes of the stored form `buf`; `what` names it in errors. */
 export function decodeBuffer(opts: CodecOptions, buf: Buffer, what: string): Promise<Buffer> {
   return runThrough(decoder(opts, what), buf);
+}
+
+/** One block's stored form: its compressed frame, sealed into records in an encrypted repository. */
+function encodeFrame(type: CompressType, level: number, sealer: Sealer | undefined, block: Buffer): Buffer[] {
+  const frame = compressChunk(type, level, block);
+  return sealer === undefined ? [frame] : sealer.seal(frame);
 }
 
 async function runThrough(stream: Transform, input: Buffer): Promise<Buffer> {
@@ -116,11 +117,10 @@ class Encoder extends Transform {
   }
 
   private encodeBlock(block: Buffer): void {
-    const frame = compressChunk(this.type, this.level, block);
+    const parts = encodeFrame(this.type, this.level, this.sealer, block);
     this.filled = 0;
     this.wroteFrame = true;
-    if (this.sealer === undefined) this.push(frame);
-    else this.pushAll(this.sealer.seal(frame));
+    this.pushAll(parts);
   }
 
   private pushAll(parts: Buffer[]): void {

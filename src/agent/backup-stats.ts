@@ -2,7 +2,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { STATUS_FILE } from '../backup/archiver.js';
-import { backupTypes, type ArchiveStatus, type BackupMetrics, type BackupType, type BackupTypeStats, type JobInfo, type RepoArchiveStatus } from '../api/jobs.js';
+import { backupTypes, isBackupType, type ArchiveStatus, type BackupMetrics, type BackupType, type BackupTypeStats, type JobInfo, type RepoArchiveStatus } from '../api/jobs.js';
 import type { AgentConfig } from '../config/types.js';
 
 /** What a backup job's result says (other fields are ignored here). */
@@ -15,7 +15,6 @@ interface BackupResult {
   databaseSize?: unknown;
 }
 
-const isType = (v: unknown): v is BackupType => (backupTypes as readonly unknown[]).includes(v);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const time = (v: unknown): number | undefined => (typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? Date.parse(v) : undefined);
 
@@ -41,7 +40,7 @@ export class BackupStats {
     const r = (typeof job.result === 'object' && job.result !== null ? job.result : {}) as BackupResult;
     // A diff or incr without a full to refer to is taken as a full: the result's type is what was taken.
     const repo = typeof r.repo === 'string' ? r.repo : requested.repo;
-    const type = isType(r.type) ? r.type : requested.type;
+    const type = isBackupType(r.type) ? r.type : requested.type;
     if (repo === undefined || type === undefined) return;
     const e = this.entry(repo, type);
     const [start, stop] = [time(r.startTime) ?? time(job.startedAt), time(r.stopTime) ?? finishedAt];

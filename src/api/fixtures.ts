@@ -105,7 +105,7 @@ export function backupEntry(overrides: Partial<BackupEntry> = {}): BackupEntry {
   return {
     label: '20240102-030405F', type: 'full', status: 'complete', startTime: '2024-01-02T03:04:05.000Z', stopTime: '2024-01-02T03:05:05.000Z',
     startLsn: '0/2000028', stopLsn: '0/2000100', timeline: 1, databaseSize: 30_000_000, storedSize: 4_000_000, reference: null,
-    checksumErrors: 0, encrypted: false, compress: 'zstd', ...overrides,
+    checksumErrors: 0, encrypted: false, compress: 'zstd', member: 'pg-0', ...overrides,
   };
 }
 

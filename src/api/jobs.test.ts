@@ -10,6 +10,7 @@ test('parseJobRequest takes a kind and the options that kind takes', () => {
   assert.deepEqual(parseJobRequest({ kind: 'backup', options: { type: 'incr', repo: 'main' } }), { kind: 'backup', options: { type: 'incr', repo: 'main' } });
   assert.deepEqual(parseJobRequest({ kind: 'list' }), { kind: 'list', options: {} });
   assert.deepEqual(parseJobRequest({ kind: 'dump', options: { databases: ['app'] } }), { kind: 'dump', options: { databases: ['app'] } });
+  assert.deepEqual(parseJobRequest({ kind: 'backup', options: { type: 'full', standby: true } }), { kind: 'backup', options: { type: 'full', standby: true } });
   const refusals: Array<[Record<string, unknown>, string]> = [
     [{ kind: 'restore' }, '"kind" must be one of backup, verify, expire, list, dump, dumps, dump-restore'],
     [{ kind: 'backup', options: {} }, 'a backup job needs options.type: full, diff, incr'],
@@ -19,6 +20,7 @@ test('parseJobRequest takes a kind and the options that kind takes', () => {
     [{ kind: 'expire', options: { repo: 3 } }, 'options.repo must be a non-empty string'],
     [{ kind: 'dump', options: { databases: 'app' } }, 'options.databases must be an array of database names'],
     [{ kind: 'dumps', options: [] }, '"options" must be a JSON object'],
+    [{ kind: 'backup', options: { type: 'full', standby: 'yes' } }, 'options.standby must be true or false'],
   ];
   for (const [body, message] of refusals) assert.throws(() => parseJobRequest(body), { status: 400, message });
 });
@@ -53,7 +55,7 @@ describe('job routes', () => {
     assert.deepEqual([busy.status, await errorOf(busy)], [409, 'a backup job is already running (id job-1)']);
     assert.equal((await post({ kind: 'dumps' })).status, 202);
     const bad = await post({ kind: 'backup', options: { type: 'full', set: 'x' } });
-    assert.deepEqual([bad.status, await errorOf(bad)], [400, 'a backup job takes no option "set" (it takes type, repo)']);
+    assert.deepEqual([bad.status, await errorOf(bad)], [400, 'a backup job takes no option "set" (it takes type, repo, standby)']);
   });
 
   test('mutating jobs run on the leader only: a replica answers 503 naming the leader', async () => {
@@ -65,6 +67,9 @@ describe('job routes', () => {
       backend.view = clusterView({ leader: undefined });
       assert.match(await errorOf(await post({ kind: 'dump' })), /: the cluster has no leader now: try again once one is elected$/);
       assert.equal((await post({ kind: 'list' })).status, 202, 'read-only kinds run on any member');
+      backend.view = clusterView();
+      assert.equal((await post({ kind: 'backup', options: { type: 'full' } })).status, 503);
+      assert.equal((await post({ kind: 'backup', options: { type: 'full', standby: true } })).status, 202, 'the leader hands a backup to a replica');
     } finally {
       backend.view = clusterView();
       backend.current = primaryStatus({ lastLoopAt: Date.now() });

@@ -4,11 +4,15 @@ import { HttpError } from './replies.js';
 export const jobKinds = ['backup', 'verify', 'expire', 'list', 'dump', 'dumps', 'dump-restore'] as const;
 export type JobKind = (typeof jobKinds)[number];
 
-/** Kinds that write to a repository or load PostgreSQL: one at a time per member, and only on the leader. */
+/**
+ * Kinds that write to a repository or load PostgreSQL: one at a time per member, and only on the leader (a backup with
+ * options.standby runs on the replica the leader's backup job chose).
+ */
 export const mutatingJobKinds: ReadonlySet<JobKind> = new Set<JobKind>(['backup', 'verify', 'expire', 'dump', 'dump-restore']);
 
 export const backupTypes = ['full', 'diff', 'incr'] as const;
 export type BackupType = (typeof backupTypes)[number];
+export const isBackupType = (v: unknown): v is BackupType => (backupTypes as readonly unknown[]).includes(v);
 
 /** The `--options` JSON of `pgpilot job KIND`; which keys a kind takes is in `optionKeys`. */
 export interface JobOptions {
@@ -21,6 +25,8 @@ export interface JobOptions {
   database?: string;
   target?: string;
   clean?: boolean;
+  /** backup: run on this replica, for the leader (spec.backup.fromStandby); the leader's backup job sends it. */
+  standby?: boolean;
 }
 
 export type JobOrigin = 'api' | 'schedule';
@@ -64,6 +70,8 @@ export interface BackupEntry {
   checksumErrors: number;
   encrypted: boolean | null;
   compress: string | null;
+  /** The member whose data directory was read (a replica with spec.backup.fromStandby). */
+  member: string | null;
 }
 
 /** GET /backups: the `list` job's result; a repository that could not be read has an error instead of backups. */
@@ -121,7 +129,7 @@ export function archiveDocument(status: ArchiveStatus | undefined, now: number):
 }
 
 const optionKeys: Record<JobKind, ReadonlyArray<keyof JobOptions>> = {
-  backup: ['type', 'repo'],
+  backup: ['type', 'repo', 'standby'],
   verify: ['repo', 'set'],
   expire: ['repo'],
   list: ['repo'],
@@ -159,13 +167,14 @@ function setOption(options: JobOptions, key: keyof JobOptions, value: unknown): 
   };
   switch (key) {
     case 'type':
-      options.type = (backupTypes as readonly unknown[]).includes(value) ? (value as BackupType) : bad(`one of ${backupTypes.join(', ')}`);
+      options.type = isBackupType(value) ? value : bad(`one of ${backupTypes.join(', ')}`);
       return;
     case 'databases':
       options.databases = Array.isArray(value) && value.every((d) => typeof d === 'string' && d !== '') ? (value as string[]) : bad('an array of database names');
       return;
     case 'clean':
-      options.clean = typeof value === 'boolean' ? value : bad('true or false');
+    case 'standby':
+      options[key] = typeof value === 'boolean' ? value : bad('true or false');
       return;
     case 'repo':
     case 'set':

@@ -117,11 +117,14 @@ async function metrics(_req: ApiRequest, ctx: RouteContext): Promise<Reply> {
   return { status: 200, contentType: metricsType, payload: metricsText(ctx.backend.status(), await ctx.backend.backupMetrics()) };
 }
 
-/** 202 with the started job; mutating kinds run on the leader only, so the cluster has one runner of them. */
+/**
+ * 202 with the started job; mutating kinds run on the leader only, so the cluster has one runner of them. The
+ * exception is the leader's own backup job handing the copy to a replica (options.standby).
+ */
 async function postJob(req: ApiRequest, ctx: RouteContext): Promise<Reply> {
   const { kind, options } = parseJobRequest(await jsonObject(req));
   const status = ctx.backend.status();
-  if (mutatingJobKinds.has(kind) && !status.isLeader) {
+  if (mutatingJobKinds.has(kind) && !status.isLeader && options.standby !== true) {
     const leader = ctx.backend.leader();
     const where = leader === undefined ? 'the cluster has no leader now: try again once one is elected' : `send it to the leader, ${leader}`;
     return failure(503, `${kind} jobs run on the leader only and ${status.name} is not the leader: ${where}`);

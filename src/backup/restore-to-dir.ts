@@ -160,13 +160,14 @@ export function withoutRestoreSettings(text: string): string {
 }
 
 /**
- * The copy must not act as the member it came from: it does not archive into the source's repository, and it reads
- * its own pg_hba.conf (pgpilot.conf names the source member's). postgresql.auto.conf is read last, so these win.
+ * The copy must not act as the member it came from: it does not archive into the source's repository, does not
+ * stream from the source's primary (a backup read from a replica carries its primary_conninfo), and it reads its own
+ * pg_hba.conf (pgpilot.conf names the source member's). postgresql.auto.conf is read last, so these win.
  */
 async function detachFromSource(dir: string): Promise<void> {
   const auto = path.join(dir, 'postgresql.auto.conf');
   const text = await readFile(auto, 'utf8').catch(() => '');
-  const lines = [`${RESTORE_MARK}: this copy does not archive into the source cluster's repository.`, "archive_mode = 'off'", `hba_file = '${path.join(dir, 'pg_hba.conf').replace(/'/g, "''")}'`];
+  const lines = [`${RESTORE_MARK}: this copy does not archive into the source cluster's repository.`, "archive_mode = 'off'", "primary_conninfo = ''", "primary_slot_name = ''", `hba_file = '${path.join(dir, 'pg_hba.conf').replace(/'/g, "''")}'`];
   await writeFile(auto, `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${lines.join('\n')}\n`, { mode: 0o600 });
 }
 

@@ -13,6 +13,7 @@ import type { CopyResult, CopyTask } from './copy-io.js';
 import { SMALL_FILE } from './file-copy.js';
 import { newLabel } from './labels.js';
 import { type Repo, repoExtension } from './repo.js';
+import { checkpointForStandby, switchPrimaryWal } from './standby-source.js';
 import { findStored } from './wal-archive.js';
 import { changedBlocksOfFile, walChangesBetween } from './wal-changes.js';
 import type { WalChanges } from './wal-records.js';
@@ -26,6 +27,12 @@ export interface BackupRequest {
   dataDir: string;
   /** A superuser connection to that member's PostgreSQL. */
   conn: ConnectOptions;
+  /**
+   * Set when `conn` is a streaming replica (spec.backup.fromStandby): a superuser connection to the primary, which
+   * checkpoints before the backup and switches WAL after it. pg_control is then copied last: PostgreSQL takes the
+   * end of a backup read from a standby from the minimum recovery point in the copied pg_control.
+   */
+  primary?: ConnectOptions;
   jobs: number;
   log: Logger;
   /** How long to wait for the last WAL segment to reach the archive. Default 120 s. */
@@ -58,6 +65,7 @@ export async function takeBackup(req: BackupRequest): Promise<BackupManifest> {
     if (identity.systemId !== req.repo.info.systemId) {
       throw new PgpilotError('Repo', `repository ${req.repo.name} belongs to system ${req.repo.info.systemId}, this cluster is ${identity.systemId}`);
     }
+    if (req.primary !== undefined) await checkpointForStandby(req.primary, client, req.member);
     const startLsn = parseLsn(await scalar(client, 'SELECT pg_backup_start($1, true)::text', [label]));
     const timeline = Number(await scalar(client, 'SELECT timeline_id::text FROM pg_control_checkpoint()'));
     const startXmin = await scalar(client, 'SELECT pg_snapshot_xmin(pg_current_snapshot())::text');
@@ -66,8 +74,9 @@ export async function takeBackup(req: BackupRequest): Promise<BackupManifest> {
     const changes = ref === undefined ? undefined : await changesSince(req, ref.manifest, timeline, startLsn, log);
     // The scan's segment buffers (48 MiB) go before the copy workers take their share, where the process allows it.
     (globalThis as { gc?: () => void }).gc?.();
-    const copied = await copyFiles(req, { dir, label, ref, startLsn, checksums: identity.checksums, changes }, listing.files);
-    // Stop the backup; PostgreSQL switches WAL. Waiting for the archive is ours: PostgreSQL's own wait polls once a
+    const phases = req.primary === undefined ? [listing.files] : [listing.files.filter((f) => f.rel !== PG_CONTROL), listing.files.filter((f) => f.rel === PG_CONTROL)];
+    const copied = await copyFiles(req, { dir, label, ref, startLsn, checksums: identity.checksums, changes }, phases);
+    // Stop the backup; a primary switches WAL, for a replica the primary does. Waiting for the archive is ours: PostgreSQL's own wait polls once a
     // second, ours looks at the repository itself, where restore will look.
     const stop = await client.query<{ lsn: string; labelfile: string; spcmapfile: string }>(
       'SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(false)',
@@ -76,6 +85,7 @@ export async function takeBackup(req: BackupRequest): Promise<BackupManifest> {
     if (row === undefined) throw new PgpilotError('Postgres', 'pg_backup_stop returned nothing');
     const stopLsn = parseLsn(row.lsn);
     const stopWal = segmentName(timeline, stopLsn);
+    if (req.primary !== undefined) await switchPrimaryWal(req.primary, timeline, stopWal);
     await waitForWal(req, stopWal);
     const manifest: BackupManifest = {
       format: MANIFEST_FORMAT,
@@ -190,11 +200,28 @@ interface Copied {
   checksumErrors: ChecksumError[];
 }
 
+/** The control file, copied after every other file when the backup reads a replica. */
+const PG_CONTROL = 'global/pg_control';
+
+/** Copies the files phase after phase (each phase's files in parallel, largest first). */
 async function copyFiles(
   req: BackupRequest,
   b: { dir: string; label: string; ref: Reference | undefined; startLsn: Lsn; checksums: boolean; changes: WalChanges | undefined },
-  files: readonly DataFile[],
+  phases: readonly (readonly DataFile[])[],
 ): Promise<Copied> {
+  const out: Copied = { files: [], storedSize: 0, readSize: 0, checksumErrors: [] };
+  // Workers of a later phase take new numbers: each names its own bundles.
+  for (const [i, files] of phases.entries()) await copyPhase(req, b, files, i * req.jobs, out);
+  return out;
+}
+
+async function copyPhase(
+  req: BackupRequest,
+  b: { dir: string; label: string; ref: Reference | undefined; startLsn: Lsn; checksums: boolean; changes: WalChanges | undefined },
+  files: readonly DataFile[],
+  firstWorker: number,
+  out: Copied,
+): Promise<void> {
   const refLabel = b.ref?.manifest.label;
   const tasks: CopyTask[] = files
     .map((f) => {
@@ -204,9 +231,8 @@ async function copyFiles(
       return { ...f, ref: { entry, label: refLabel }, ...(blocks === undefined ? {} : { blocks }) };
     })
     .sort((x, y) => y.size - x.size);
-  const out: Copied = { files: [], storedSize: 0, readSize: 0, checksumErrors: [] };
   const data = (worker: number): CopyWorkerData => ({
-    worker,
+    worker: firstWorker + worker,
     storageSpec: req.repo.storageSpec,
     codec: req.repo.codec,
     ext: repoExtension(req.repo),
@@ -233,7 +259,6 @@ async function copyFiles(
     },
   });
   out.storedSize += finals.reduce<number>((n, f) => n + (typeof f === 'number' ? f : 0), 0);
-  return out;
 }
 
 /** Small files handed to a worker at once: one message for many files (a database has thousands). */

@@ -21,6 +21,7 @@ export function summarizeManifest(m: BackupManifest): BackupSummary {
     checksumErrors: m.checksumErrors.length,
     encrypted: m.encrypted,
     compress: m.compress.type,
+    member: m.member,
   };
 }
 
@@ -41,5 +42,6 @@ export function summarizeEntry(e: CatalogEntry): BackupSummary {
     checksumErrors: 0,
     encrypted: null,
     compress: null,
+    member: e.started?.member ?? null,
   };
 }

@@ -1,7 +1,6 @@
 // CLI commands of the backup engine: backup, backups, verify, expire, archive-status, restore (to a directory, a new cluster or in place), restore-point, dump, dumps, dump-restore.
 import { PgpilotError } from '../base/errors.js';
 import { jsonLogger } from '../base/log.js';
-import { waitFor } from '../base/wait.js';
 import { type RecoveryTarget, describeTarget, parseTarget } from '../backup/recovery-target.js';
 import { restoreInPlace } from '../runner/restore-in-place.js';
 import { openRepo } from '../backup/repo.js';
@@ -18,7 +17,8 @@ import { loadView, locateCluster, memberApiUrl } from '../runner/cluster-access.
 import { clusterPaths } from '../runner/layout.js';
 import { readSecretFile } from '../runner/secrets.js';
 import { boolFlag, stringFlag, type ParsedArgs } from './args.js';
-import type { JobKind } from '../api/jobs.js';
+import { type JobKind, type JobOptions, isBackupType } from '../api/jobs.js';
+import { runJobToEnd } from '../client/job-wait.js';
 import type { BackupSummary } from './backup-summary.js';
 import type { Io } from './io.js';
 import { json, table } from './output.js';
@@ -35,33 +35,17 @@ async function leaderApi(args: ParsedArgs, io: Io, needToken: boolean): Promise<
   return { name, api: apiClient({ baseUrl: memberApiUrl(view, member), ...(token === undefined ? {} : { token }), timeoutMs: 120_000 }) };
 }
 
-interface JobOutcome {
-  state: string;
-  result?: unknown;
-  error?: { code?: string; message: string; hint?: string };
-}
-
 /** Starts a job on the leader and waits for it; a failed job becomes the error it reported. */
-async function runJob(args: ParsedArgs, io: Io, kind: JobKind, options: Record<string, unknown>): Promise<unknown> {
+async function runJob(args: ParsedArgs, io: Io, kind: JobKind, options: JobOptions): Promise<unknown> {
   const { api } = await leaderApi(args, io, true);
-  const started = await api.startJob(kind, options);
-  const done = await waitFor(`${kind} job ${started.id}`, async () => {
-    const j = (await api.job(started.id)) as JobOutcome;
-    return j.state === 'running' ? undefined : j;
-  }, { timeoutMs: 24 * 3600_000, intervalMs: 100 });
-  if (done.state !== 'succeeded') {
-    const err = done.error ?? { message: 'the job failed' };
-    const code = (err.code ?? 'Backup') as ConstructorParameters<typeof PgpilotError>[0];
-    throw new PgpilotError(code, err.message, err.hint === undefined ? {} : { hint: err.hint });
-  }
-  return done.result;
+  return runJobToEnd(api, kind, options);
 }
 
 const mib = (n: number | null): string => (n === null ? '' : `${(n / 1048576).toFixed(1)} MiB`);
 
 export async function cmdBackup(args: ParsedArgs, io: Io): Promise<number> {
   const type = stringFlag(args, 'type') ?? 'full';
-  if (!['full', 'diff', 'incr'].includes(type)) throw new PgpilotError('Usage', `--type ${type}: expected full, diff or incr`);
+  if (!isBackupType(type)) throw new PgpilotError('Usage', `--type ${type}: expected full, diff or incr`);
   const repo = stringFlag(args, 'repo');
   const r = (await runJob(args, io, 'backup', { type, ...(repo === undefined ? {} : { repo }) })) as BackupSummary & { repo: string; durationMs: number };
   if (boolFlag(args, 'json')) io.out(json(r));

@@ -15,10 +15,11 @@ import { loadAgentConfig } from '../config/agent-config.js';
 import type { AgentConfig, BackupRepoSpec } from '../config/types.js';
 import { readSecret, resolveRunAs } from '../pg/os-user.js';
 import { type ConnectOptions, connect } from '../pg/query.js';
-import { type JobKind, jobKinds } from '../api/jobs.js';
+import { type JobKind, isBackupType, jobKinds } from '../api/jobs.js';
 import { stringFlag, type ParsedArgs } from './args.js';
 import { summarizeEntry, summarizeManifest } from './backup-summary.js';
 import type { Io } from './io.js';
+import { backupOnStandby, primaryConn } from './standby-backup.js';
 
 
 type Options = Record<string, unknown>;
@@ -131,16 +132,24 @@ async function identity(conn: ConnectOptions): Promise<{ systemId: string; pgVer
 
 async function jobBackup(config: AgentConfig, options: Options, log: Logger): Promise<unknown> {
   const type = optString(options, 'type') ?? 'full';
-  if (type !== 'full' && type !== 'diff' && type !== 'incr') throw new PgpilotError('Usage', `backup type "${type}" is not full, diff or incr`);
+  if (!isBackupType(type)) throw new PgpilotError('Usage', `backup type "${type}" is not full, diff or incr`);
+  const standby = options['standby'] === true;
+  if (config.backup.fromStandby && !standby) {
+    const done = await backupOnStandby(config, { type, ...(optString(options, 'repo') === undefined ? {} : { repo: optString(options, 'repo') as string }) }, log);
+    if (done !== undefined) return done;
+  }
   const spec = chooseRepos(config, optString(options, 'repo') ?? config.backup.repos[0]?.name)[0] as BackupRepoSpec;
   const conn = await superuserConn(config);
   const id = await identity(conn);
-  if (id.inRecovery) {
-    throw new PgpilotError('State', `member ${config.name} is a replica: backups are taken on the primary`, { hint: 'send the request to the leader' });
+  if (id.inRecovery !== standby) {
+    throw new PgpilotError('State', standby ? `member ${config.name} is not a replica: it cannot take a backup for the leader` : `member ${config.name} is a replica: backups are taken on the primary`, {
+      hint: standby ? 'run the backup again: the leader chooses a streaming replica each time' : 'send the request to the leader',
+    });
   }
+  const primary = standby ? await primaryConn(config, conn.password) : undefined;
   const repo = await openRepo(spec, { create: { systemId: id.systemId, pgVersion: id.pgVersion } });
   const started = Date.now();
-  const manifest = await takeBackup({ type, repo, member: config.name, dataDir: config.postgres.dataDir, conn, jobs: config.backup.jobs, log });
+  const manifest = await takeBackup({ type, repo, member: config.name, dataDir: config.postgres.dataDir, conn, ...(primary === undefined ? {} : { primary }), jobs: config.backup.jobs, log });
   const expired = await expireRepo(repo, spec, new Date(), log);
   return { repo: repo.name, ...summarizeManifest(manifest), durationMs: Date.now() - started, readSize: manifest.readSize, expired: expired.expired };
 }

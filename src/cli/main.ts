@@ -151,7 +151,9 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     io.out(usage());
     return name === undefined ? ErrorCode.Usage : 0;
   }
-  const logger = jsonLogger({ level: process.env['PGPILOT_LOG_LEVEL'] === 'debug' ? 'debug' : 'info' });
+  // A job's stdout carries its result to the agent: its log goes to stderr, which the agent passes into its own log.
+  const toStderr = name === 'job' ? { write: (line: string) => void process.stderr.write(line) } : {};
+  const logger = jsonLogger({ level: process.env['PGPILOT_LOG_LEVEL'] === 'debug' ? 'debug' : 'info', ...toStderr });
   try {
     const command = commands.find((c) => c.name === name);
     if (command === undefined) throw new PgpilotError('Usage', `unknown command "${name}"`, { hint: 'see pgpilot --help' });

@@ -80,7 +80,7 @@ export const backupRepoSchema = object(
 export const backupSchema = object(
   {
     repos: array(backupRepoSchema, { default: [], description: 'Backup repositories; empty disables backups and WAL archiving.' }),
-    fromStandby: boolean({ default: false, description: 'Read backup data from a streaming replica to spare the primary.' }),
+    fromStandby: boolean({ default: false, description: 'Read backup data from a streaming replica to spare the primary (the primary when none streams).' }),
     jobs: integer({ min: 1, max: 32, default: 2, description: 'Parallel workers for backup, restore and WAL archiving.' }),
     logical: object(
       {

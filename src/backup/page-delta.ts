@@ -34,7 +34,11 @@ export interface DeltaPage {
   page: Buffer;
 }
 
-/** Parses a delta incrementally: feed decoded chunks, get pages; `finish()` returns the file's new size. */
+/**
+ * Parses a delta incrementally: feed decoded chunks, get pages; `finish()` returns the file's new size. A page is a
+ * view of the chunk it came in (no copy): use it before the chunk's buffer is reused. Only a record split between
+ * two chunks is copied.
+ */
 export class DeltaReader {
   private pending: Buffer = Buffer.alloc(0);
   private headerSeen = false;
@@ -43,29 +47,51 @@ export class DeltaReader {
   constructor(private readonly what: string) {}
 
   push(chunk: Buffer): DeltaPage[] {
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     const out: DeltaPage[] = [];
-    if (!this.headerSeen) {
-      if (this.pending.length < MAGIC.length) return out;
-      if (!this.pending.subarray(0, MAGIC.length).equals(MAGIC)) throw this.corrupt('bad header');
-      this.pending = this.pending.subarray(MAGIC.length);
-      this.headerSeen = true;
+    let data = chunk;
+    // Complete the unit the previous chunk began, copying only its bytes.
+    while (this.pending.length > 0 && data.length > 0) {
+      const take = Math.min(this.unitSize(this.pending) - this.pending.length, data.length);
+      this.pending = Buffer.concat([this.pending, data.subarray(0, take)]);
+      data = data.subarray(take);
+      if (this.pending.length >= this.unitSize(this.pending)) this.pending = this.pending.subarray(this.parse(this.pending, out));
     }
+    if (this.pending.length > 0) return out;
+    const used = this.parse(data, out);
+    this.pending = Buffer.from(data.subarray(used));
+    return out;
+  }
+
+  /** Bytes of the unit (header, record, trailer) `buf` begins with, or as many as it takes to tell which. */
+  private unitSize(buf: Buffer): number {
+    if (!this.headerSeen) return MAGIC.length;
+    if (this.newSize !== undefined) return Infinity;
+    if (buf.length < 4) return 4;
+    return buf.readUInt32BE(0) === TRAILER_MARK ? 12 : RECORD;
+  }
+
+  /** Parses the complete units at the start of `buf` into `out`; returns the bytes used. */
+  private parse(buf: Buffer, out: DeltaPage[]): number {
     let at = 0;
-    while (this.newSize === undefined && this.pending.length - at >= 4) {
-      const block = this.pending.readUInt32BE(at);
+    if (!this.headerSeen) {
+      if (buf.length < MAGIC.length) return 0;
+      if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) throw this.corrupt('bad header');
+      this.headerSeen = true;
+      at = MAGIC.length;
+    }
+    while (this.newSize === undefined && buf.length - at >= 4) {
+      const block = buf.readUInt32BE(at);
       if (block === TRAILER_MARK) {
-        if (this.pending.length - at < 12) break;
-        this.newSize = Number(this.pending.readBigUInt64BE(at + 4));
+        if (buf.length - at < 12) break;
+        this.newSize = Number(buf.readBigUInt64BE(at + 4));
         at += 12;
         break;
       }
-      if (this.pending.length - at < RECORD) break;
-      out.push({ block, page: Buffer.from(this.pending.subarray(at + 4, at + RECORD)) });
+      if (buf.length - at < RECORD) break;
+      out.push({ block, page: buf.subarray(at + 4, at + RECORD) });
       at += RECORD;
     }
-    this.pending = this.pending.subarray(at);
-    return out;
+    return at;
   }
 
   finish(): number {

@@ -182,35 +182,35 @@ async function ensureEmptyDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
 }
 
-/** Phase one writes every file's base content (bundles read once each), phase two applies page deltas. */
+/** Every file in one pass over the tasks: whole objects largest first, then bundles; a file with deltas is merged. */
 async function writeFiles(req: RestoreToDirRequest, plans: FilePlan[]): Promise<number> {
   const bundles = new Map<string, Extract<RestoreTask, { kind: 'bundle' }>>();
-  const firstPhase: RestoreTask[] = [];
-  const secondPhase: RestoreTask[] = [];
+  const tasks: RestoreTask[] = [];
   for (const p of plans) {
-    const final = p.deltas.length === 0 && p.sha256 !== undefined ? { sha256: p.sha256 } : {};
-    if (p.base === undefined) {
+    const sha = p.sha256 === undefined ? {} : { sha256: p.sha256 };
+    if (p.deltas.length > 0) {
+      tasks.push({ kind: 'merge', path: p.path, mode: p.mode, size: p.size, base: p.base, deltas: p.deltas, ...sha });
+    } else if (p.base === undefined) {
       await writeFile(path.join(req.dir, p.path), Buffer.alloc(0), { mode: p.mode });
     } else if (p.base.offset === undefined) {
-      firstPhase.push({ kind: 'file', source: p.base, path: p.path, mode: p.mode, ...final });
+      tasks.push({ kind: 'file', source: p.base, path: p.path, mode: p.mode, ...sha });
     } else {
       let b = bundles.get(p.base.object);
       if (b === undefined) {
         b = { kind: 'bundle', object: p.base.object, compress: p.base.compress, files: [] };
         bundles.set(p.base.object, b);
       }
-      b.files.push({ path: p.path, mode: p.mode, offset: p.base.offset, storedSize: p.base.storedSize, ...final });
+      b.files.push({ path: p.path, mode: p.mode, offset: p.base.offset, storedSize: p.base.storedSize, ...sha });
     }
-    if (p.deltas.length > 0) secondPhase.push({ kind: 'deltas', path: p.path, ...(p.sha256 === undefined ? {} : { sha256: p.sha256 }), deltas: p.deltas });
   }
   // Largest files first, bundles last: the workers end together instead of one finishing a 1 GiB file alone.
   const size = new Map(plans.map((p) => [p.path, p.size]));
-  firstPhase.sort((a, b) => (a.kind === 'file' && b.kind === 'file' ? (size.get(b.path) ?? 0) - (size.get(a.path) ?? 0) : 0));
-  firstPhase.push(...bundles.values());
+  const sizeOf = (t: RestoreTask): number => (t.kind === 'bundle' ? -1 : (size.get(t.path) ?? 0));
+  tasks.sort((a, b) => sizeOf(b) - sizeOf(a));
+  tasks.push(...bundles.values());
   const workerData: RestoreWorkerData = { storageSpec: req.repo.storageSpec, key: req.repo.key, dir: req.dir };
   let bytes = 0;
-  for (const tasks of [firstPhase, secondPhase]) {
-    if (tasks.length === 0) continue;
+  if (tasks.length > 0) {
     await runPool<RestoreTask, RestoreResult>({
       script: new URL('./restore-worker.js', import.meta.url),
       workerData: () => workerData,

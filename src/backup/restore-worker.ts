@@ -1,4 +1,4 @@
-// Worker thread of a restore: writes files from stored objects and bundle slices, then applies page deltas.
+// Worker thread of a restore: writes files from stored objects and bundle slices, and files with page deltas in one pass.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open, writeFile } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import { openStorage } from '../storage/open-storage.js';
 import type { StorageSpec } from '../storage/spec.js';
 import type { Storage } from '../storage/storage.js';
 import { type CodecOptions, decodeBuffer, decoder } from './codec/codec.js';
-import { DeltaReader, PAGE_SIZE } from './page-delta.js';
+import { DeltaSource, mergeDeltas } from './delta-merge.js';
 import type { Source } from './restore-plan.js';
 import { serveWorker } from './worker-pool.js';
 
@@ -19,8 +19,8 @@ export type RestoreTask =
   | { kind: 'bundle'; object: string; compress: Source['compress']; files: { path: string; mode: number; offset: number; storedSize: number; sha256?: string }[] }
   /** A base content in its own object. `sha256` is checked when no delta follows. */
   | { kind: 'file'; source: Source; path: string; mode: number; sha256?: string }
-  /** Page deltas over a written base, in order, then the whole file's checksum. */
-  | { kind: 'deltas'; path: string; sha256?: string; deltas: (Source & { deltaSha256: string })[] };
+  /** A base content with page deltas over it, in order, written in one pass; then the whole file's checksum. */
+  | { kind: 'merge'; path: string; mode: number; size: number; base: Source | undefined; sha256?: string; deltas: (Source & { deltaSha256: string })[] };
 
 export interface RestoreWorkerData {
   storageSpec: StorageSpec;
@@ -97,39 +97,28 @@ async function restoreFile(env: Env, t: Extract<RestoreTask, { kind: 'file' }>):
   return { bytes };
 }
 
-async function applyDeltas(env: Env, t: Extract<RestoreTask, { kind: 'deltas' }>): Promise<RestoreResult> {
-  const target = path.join(env.dir, t.path);
-  const fh = await open(target, 'r+');
-  let bytes = 0;
+/** A source's decoded bytes as chunks: a stream for an object of its own, one buffer for a bundle slice. */
+async function* decoded(env: Env, s: Source): AsyncGenerator<Buffer> {
+  if (s.offset !== undefined) {
+    yield await slice(env, s);
+    return;
+  }
+  for await (const chunk of (await env.storage.read(s.object)).pipe(decoder(codec(env, s)))) yield chunk as Buffer;
+}
+
+async function restoreMerged(env: Env, t: Extract<RestoreTask, { kind: 'merge' }>): Promise<RestoreResult> {
+  const file = path.join(env.dir, t.path);
+  const fh = await open(file, 'w', t.mode);
+  const hash = t.sha256 === undefined ? undefined : createHash('sha256');
   try {
-    for (const d of t.deltas) {
-      const reader = new DeltaReader(`${d.object} (${t.path})`);
-      const dh = createHash('sha256');
-      const apply = async (chunk: Buffer): Promise<void> => {
-        dh.update(chunk);
-        for (const p of reader.push(chunk)) {
-          await fh.write(p.page, 0, PAGE_SIZE, p.block * PAGE_SIZE);
-          bytes += PAGE_SIZE;
-        }
-      };
-      if (d.offset === undefined) {
-        for await (const chunk of (await env.storage.read(d.object)).pipe(decoder(codec(env, d)))) await apply(chunk as Buffer);
-      } else {
-        await apply(await slice(env, d));
-      }
-      await fh.truncate(reader.finish());
-      if (dh.digest('hex') !== d.deltaSha256) throw mismatch(t.path, d.object);
-    }
-    if (t.sha256 !== undefined) {
-      const hash = createHash('sha256');
-      for await (const chunk of fh.createReadStream({ start: 0, autoClose: false })) hash.update(chunk as Buffer);
-      if (hash.digest('hex') !== t.sha256) throw mismatch(t.path, 'after applying page deltas');
-    }
+    const deltas = t.deltas.map((d) => new DeltaSource(decoded(env, d), `${d.object} (${t.path})`, d.deltaSha256));
+    await mergeDeltas(fh, t.size, t.base === undefined ? undefined : decoded(env, t.base), deltas, (bytes) => hash?.update(bytes));
   } finally {
     await fh.close();
   }
-  await syncLater(env, target);
-  return { bytes };
+  if (hash !== undefined && hash.digest('hex') !== t.sha256) throw mismatch(t.path, 'after applying page deltas');
+  await syncLater(env, file);
+  return { bytes: t.size };
 }
 
 /** Files whose sync may be under way at once. */
@@ -162,8 +151,8 @@ serveWorker<RestoreWorkerData, RestoreTask, RestoreResult>(async (data) => {
           return restoreBundle(env, task);
         case 'file':
           return restoreFile(env, task);
-        case 'deltas':
-          return applyDeltas(env, task);
+        case 'merge':
+          return restoreMerged(env, task);
       }
     },
     finish: async () => {

@@ -183,6 +183,7 @@ async function restoreHere(args: ParsedArgs, io: Io, name: string): Promise<numb
   }
   const r = await restoreInPlace({ name, repo: stringFlag(args, 'repo'), set: stringFlag(args, 'set'), target, home: io.home, log: jsonLogger({ level: 'warn' }) });
   io.out(`cluster ${name} restored in place from backup ${r.backup} to ${describeTarget(target)}: ${r.written} of ${r.files} files written, ${r.removed} removed; timeline ${r.recoveredTo.timeline}, LSN ${r.recoveredTo.lsn}`);
+  for (const m of r.reseeded) io.out(`member ${m.member} re-seeded by a delta restore: ${m.written} of ${m.files} files written`);
   io.out(renderStatus(r.up.status));
   return 0;
 }

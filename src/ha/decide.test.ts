@@ -105,6 +105,16 @@ test('without a leader only the healthiest eligible replica promotes, judged by 
   assert.equal(decide(obs({ pg: replicaPg(100n), dcs: view({ members }), peers })).action.kind, 'promote');
 });
 
+test('without a leader a replica does not promote while the cluster is being initialized (a restored cluster)', () => {
+  const members = [member('m0', { role: 'master', state: 'starting' }), member('m1', { received_location: 100 })];
+  for (const initialize of [undefined, '']) {
+    const waiting = decide(obs({ pg: replicaPg(100n), dcs: view({ members, initialize }) }));
+    assert.equal(waiting.action.kind, 'follow');
+    assert.match(waiting.reason, /the cluster is being initialized/);
+  }
+  assert.equal(decide(obs({ pg: replicaPg(100n), dcs: view({ members }) })).action.kind, 'promote', 'once initialized it may');
+});
+
 test('equal positions break the tie by name; nofailover and excessive lag block promotion', () => {
   const members = [member('m1', { received_location: 100 }), member('m2', { received_location: 100 })];
   assert.equal(decide(obs({ name: 'm1', pg: replicaPg(100n), dcs: view({ members }) })).action.kind, 'promote');

@@ -45,6 +45,8 @@ function syncObjection(obs: Observation, view: ClusterView): string | undefined 
 /** Why this replica may not take over a leaderless cluster, or undefined when it may. */
 export function ineligibility(obs: Observation, view: ClusterView, pg: PgSnapshot): string | undefined {
   if (obs.me.nofailover) return 'tagged nofailover';
+  // The member initializing the cluster takes the lock when it is done (a replica of a restored cluster can start first).
+  if (view.initialize === undefined || view.initialize === '') return 'the cluster is being initialized: the bootstrapping member takes the lock';
   const mine = Number(pg.receivedPosition !== undefined && pg.receivedPosition > pg.walPosition ? pg.receivedPosition : pg.walPosition);
   const leaderPosition = view.optime;
   const synchronous = obs.sync.mode !== 'off' && syncSet(view).length > 0;

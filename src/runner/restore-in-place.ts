@@ -1,7 +1,7 @@
 // `pgpilot restore NAME --in-place`: stop the cluster, delta-restore its first member to a target, re-seed the others.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { PgpilotError } from '../base/errors.js';
+import { PgpilotError, errorMessage } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
 import { waitFor } from '../base/wait.js';
 import { type RecoveryTarget, describeTarget } from '../backup/recovery-target.js';
@@ -16,6 +16,7 @@ import { connect } from '../pg/query.js';
 import { loadView, locateCluster } from './cluster-access.js';
 import { down } from './down.js';
 import { clusterPaths, memberName } from './layout.js';
+import { reseedReplica } from './reseed-replica.js';
 import { planRecovery, recover, setPasswords, sourceRepo } from './restore-new.js';
 import { up, type UpResult } from './up.js';
 
@@ -35,13 +36,15 @@ export interface RestoreInPlaceResult {
   files: number;
   removed: number;
   recoveredTo: { timeline: number; lsn: string };
+  /** The other members brought along by a delta restore (files written of those the backup holds); the rest clone. */
+  reseeded: { member: string; written: number; files: number }[];
   up: UpResult;
 }
 
 /**
  * The recipe: check everything; archive the current WAL so the state before stays restorable; stop every member;
- * delta-restore the first member and recover it to the target on a new timeline; empty the other members' data
- * directories (they clone the new primary); start the cluster again.
+ * delta-restore the first member and recover it to the target on a new timeline; re-seed the other members by a
+ * delta restore and replay up to there (or empty them to clone); start the cluster again.
  */
 export async function restoreInPlace(req: RestoreInPlaceRequest): Promise<RestoreInPlaceResult> {
   const paths = clusterPaths(req.name, req.home);
@@ -59,8 +62,23 @@ export async function restoreInPlace(req: RestoreInPlaceRequest): Promise<Restor
   const prefetch = await startWalPrefetch(plan.repo, plan.chain, walDir, manifest.spec.backup.jobs, owner);
   const recoveredTo = await recover({ dataDir: first.dataDir, socketDir: first.socketDir, logFile: first.postgresLog, prefetch, target: plan.target, owner, log: req.log }, (client) => setPasswords(client, paths, manifest));
   await fs.rm(walDir, { recursive: true, force: true });
-  // The other members re-seed from the new primary: their data lives on a history the cluster has left.
-  for (let i = 1; i < manifest.spec.instances; i++) await fs.rm(paths.member(memberName(req.name, i)).dataDir, { recursive: true, force: true });
+  // The other members' data lives on a history the cluster has left: each gets the same backup by a delta restore
+  // and replays to the new primary's end; one that fails is emptied and clones the new primary when the cluster starts.
+  const reseeded: RestoreInPlaceResult['reseeded'] = [];
+  for (let i = 1; i < manifest.spec.instances; i++) {
+    const name = memberName(req.name, i);
+    const m = paths.member(name);
+    if (!(await fs.stat(path.join(m.dataDir, 'PG_VERSION')).then(() => true, () => false))) continue;
+    try {
+      const member = { dataDir: m.dataDir, socketDir: m.socketDir, logFile: m.postgresLog };
+      const r = await reseedReplica({ repo: plan.repo, label: plan.backup.label, chain: plan.chain, primary: { dataDir: first.dataDir, ...recoveredTo }, member, jobs: manifest.spec.backup.jobs, owner, log: req.log });
+      reseeded.push({ member: name, ...r });
+      req.log.info('member re-seeded by a delta restore', { member: name, written: r.written, files: r.files });
+    } catch (e) {
+      req.log.warn('delta re-seed failed: the member clones the new primary when the cluster starts', { member: name, error: errorMessage(e) });
+      await fs.rm(m.dataDir, { recursive: true, force: true });
+    }
+  }
   // The DCS remembers positions the cluster will not reach again (a member that far behind is never promoted): the
   // cluster starts its DCS state afresh, the first member bootstrapping from its restored data directory.
   await forgetDcsState(req.name, req.home, manifest);
@@ -70,7 +88,7 @@ export async function restoreInPlace(req: RestoreInPlaceRequest): Promise<Restor
   const manifestCopy = path.join(paths.dir, 'manifest.restore.yaml');
   await fs.copyFile(paths.manifest, manifestCopy);
   try {
-    return { backup: plan.backup.label, written: restored.written, files: restored.files, removed: restored.removed, recoveredTo, up: await up(manifestCopy, req.home) };
+    return { backup: plan.backup.label, written: restored.written, files: restored.files, removed: restored.removed, recoveredTo, reseeded, up: await up(manifestCopy, req.home) };
   } finally {
     await fs.rm(manifestCopy, { force: true });
   }

@@ -8,7 +8,7 @@ import { completeBackups } from '../backup/catalog.js';
 import { type RecoveryTarget, chooseBackup, describeTarget, recoverySettings } from '../backup/recovery-target.js';
 import { type Repo, openRepo } from '../backup/repo.js';
 import { requireRestorePoint } from '../backup/restore-points.js';
-import { RESTORE_MARK, restoreToDir, withoutRestoreSettings } from '../backup/restore-to-dir.js';
+import { restoreToDir } from '../backup/restore-to-dir.js';
 import { describeEnd } from '../backup/wal-chain.js';
 import { type ArchivedChain, archivedChain, backupsOnNewestHistory } from '../backup/wal-fetch.js';
 import { type WalPrefetch, startWalPrefetch } from '../backup/wal-prefetch.js';
@@ -16,14 +16,14 @@ import type { BackupManifest } from '../backup/backup-manifest.js';
 import { loadManifest } from '../config/manifest.js';
 import type { BackupRepoSpec, Manifest } from '../config/types.js';
 import { formatLsn, parseLsn } from '../model/lsn.js';
-import { parseSegmentName } from '../model/wal.js';
-import { type RunAs, ensureDir, isRoot, resolveRunAs } from '../pg/os-user.js';
-import { readPostmasterPid, startPostgres, stopPostgres } from '../pg/postmaster.js';
+import { historyFileName, parseSegmentName } from '../model/wal.js';
+import { type RunAs, isRoot, resolveRunAs } from '../pg/os-user.js';
+import { readPostmasterPid, stopPostgres } from '../pg/postmaster.js';
 import { connect, type PgClient } from '../pg/query.js';
 import { ensureRole } from '../pg/roles.js';
 import { type ClusterPaths, clusterPaths, memberName } from './layout.js';
-import { freePort } from './ports.js';
 import { readState } from './state.js';
+import { temporaryServer } from './temporary-server.js';
 import { checkPortsFree, prepareFiles, up, type UpResult } from './up.js';
 
 export interface RestoreNewRequest {
@@ -152,7 +152,6 @@ async function planWal(repo: Repo, tli: number, startWal: string, target: Recove
   return chain;
 }
 
-const confQuote = (v: string): string => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 
 export interface RecoverOptions {
   dataDir: string;
@@ -170,34 +169,18 @@ export interface RecoverOptions {
  * `finish` on a superuser connection, stops it cleanly and removes the temporary settings.
  */
 export async function recover(o: RecoverOptions, finish: (client: PgClient) => Promise<void>): Promise<{ timeline: number; lsn: string }> {
-  const runAs = o.owner ?? (await resolveRunAs(process.env['USER'] ?? 'postgres'));
-  await ensureDir(o.socketDir, 0o700, runAs);
-  const hba = path.join(o.dataDir, 'pgpilot-restore-hba.conf');
-  await fs.writeFile(hba, 'local all all trust\n', { mode: 0o600 });
-  const auto = path.join(o.dataDir, 'postgresql.auto.conf');
-  const original = withoutRestoreSettings(await fs.readFile(auto, 'utf8').catch(() => ''));
-  const port = await freePort();
-  const settings = [
-    RESTORE_MARK, "archive_mode = 'off'", "listen_addresses = ''", `port = ${port}`, `unix_socket_directories = ${confQuote(o.socketDir)}`,
-    `hba_file = ${confQuote(hba)}`, ...recoverySettings(o.target, o.prefetch.restoreCommand),
-  ];
-  await fs.writeFile(auto, `${original}${settings.join('\n')}\n`, { mode: 0o600 });
-  const signal = path.join(o.dataDir, 'recovery.signal');
-  await fs.writeFile(signal, '', { mode: 0o600 });
-  // The restore handed the directory to its owner already: only what was written here changes hands.
-  await own([hba, auto, signal], o.owner);
+  const server = await temporaryServer({ ...o, signal: 'recovery.signal', settings: recoverySettings(o.target, o.prefetch.restoreCommand) });
   // A download that fails stops recovery at once: PostgreSQL must not take the missing WAL for the archive's end.
   let fetchFailed: Error | undefined;
   o.prefetch.done.catch(async (e: unknown) => {
     fetchFailed = e instanceof Error ? e : new Error(String(e));
     await stopPostgres(o.dataDir, 'immediate', 30_000, o.log).catch(() => undefined);
   });
-  const conn = { host: o.socketDir, port, user: 'postgres', database: 'postgres', statementTimeoutMs: 60_000 };
   try {
     // PostgreSQL reports itself ready once it has promoted (in recovery it says "standby").
-    await startPostgres({ binDir: '/usr/lib/postgresql/15/bin', dataDir: o.dataDir, runAs, logFile: o.logFile, log: o.log, timeoutMs: RECOVERY_TIMEOUT_MS, dieWithParent: true });
+    await server.start(RECOVERY_TIMEOUT_MS);
     await waitFor('recovery to reach its target and promote', async () => {
-      const c = await connect(conn);
+      const c = await connect(server.conn);
       try {
         return (await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]?.r === false;
       } finally {
@@ -213,7 +196,7 @@ export async function recover(o: RecoverOptions, finish: (client: PgClient) => P
   } finally {
     await o.prefetch.stop();
   }
-  const client = await connect(conn);
+  const client = await connect(server.conn);
   let at: { timeline: number; lsn: string };
   try {
     await finish(client);
@@ -223,13 +206,21 @@ export async function recover(o: RecoverOptions, finish: (client: PgClient) => P
   } finally {
     await client.end();
   }
-  await stopPostgres(o.dataDir, 'fast', 120_000, o.log);
-  await fs.writeFile(auto, original, { mode: 0o600 });
-  await fs.rm(hba, { force: true });
-  await own([auto], o.owner);
+  await server.stop();
+  await archiveLater(o.dataDir, at.timeline, o.owner);
   return at;
 }
 
-async function own(files: readonly string[], owner: RunAs | undefined): Promise<void> {
-  if (owner !== undefined) for (const f of files) await fs.chown(f, owner.uid, owner.gid);
+/**
+ * Recovery promoted with archiving off, so PostgreSQL did not mark the new timeline's history file for the archive:
+ * mark it now, and the cluster's archiver pushes it once it starts. Without it, a later restore to a point on this
+ * timeline cannot follow the switch.
+ */
+async function archiveLater(dataDir: string, timeline: number, owner: RunAs | undefined): Promise<void> {
+  const name = historyFileName(timeline);
+  if (!(await exists(path.join(dataDir, 'pg_wal', name)))) return;
+  const ready = path.join(dataDir, 'pg_wal', 'archive_status', `${name}.ready`);
+  await fs.writeFile(ready, '', { mode: 0o600 });
+  if (owner !== undefined) await fs.chown(ready, owner.uid, owner.gid);
 }
+

@@ -40,6 +40,8 @@ test('an in-place restore to an LSN: delta, new timeline, rows before the target
   // The primary holds the replica's slot: its directory is not in the backup and must not survive the delta restore.
   await waitFor('the replica slot on the primary', async () => (await sql('SELECT 1 FROM pg_replication_slots WHERE active')).length > 0, { timeoutMs: 30_000 });
   const timelineBefore = (await c.status()).members[0]?.timeline ?? 0;
+  const replicaLogFile = path.join(c.home, c.name, 'members', `${c.name}-1`, 'agent.log');
+  const replicaLogBefore = (await fs.readFile(replicaLogFile, 'utf8')).length;
   const refused = await runCli(['restore', c.name, '--in-place', '--lsn', lsn], c.env);
   assert.equal(refused.code, 70, 'without --yes and without a terminal it is refused');
   const future = await runCli(['restore', c.name, '--in-place', '--xid', '99999999', '--yes'], c.env);
@@ -53,6 +55,9 @@ test('an in-place restore to an LSN: delta, new timeline, rows before the target
   const m = /(\d+) of (\d+) files written/.exec(out);
   assert.ok(m !== null, out);
   assert.ok(Number(m[1]) < Number(m[2]) / 2, `a delta restore rewrites only what changed: ${m[0]}`);
+  const reseeded = new RegExp(`member ${c.name}-1 re-seeded by a delta restore: (\\d+) of (\\d+) files written`).exec(out);
+  assert.ok(reseeded !== null, `the replica was re-seeded by a delta restore, not cloned:\n${out}`);
+  assert.ok(Number(reseeded[1]) < Number(reseeded[2]) / 2, `the replica's delta rewrites only what changed: ${reseeded[0]}`);
   const status = await c.status();
   assert.equal(status.members.length, 2);
   assert.ok(status.members.every((x) => x.timeline !== null && x.timeline > timelineBefore), 'a new timeline');
@@ -62,4 +67,20 @@ test('an in-place restore to an LSN: delta, new timeline, rows before the target
   assert.ok(replica?.streaming, 'the replica streams again');
   const onReplica = await sql<{ n: string }>('SELECT count(*)::text AS n FROM t', replica?.port);
   assert.equal(onReplica[0]?.n, '200');
+  const replicaLog = (await fs.readFile(replicaLogFile, 'utf8')).slice(replicaLogBefore);
+  assert.ok(!replicaLog.includes('"msg":"cloning the data directory"'), 'the replica did not clone the new primary');
+});
+
+test('a second in-place restore reaches a point on the timeline the first one created', async () => {
+  // The first restore's new timeline began with archiving off: its history file must still reach the archive.
+  await sql("INSERT INTO t (phase) SELECT 'd' FROM generate_series(1, 100)");
+  const lsn = (await sql<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l'))[0]?.l ?? '';
+  await sql("INSERT INTO t (phase) SELECT 'e' FROM generate_series(1, 100)");
+  const timelineBefore = (await c.status()).members[0]?.timeline ?? 0;
+  const out = await cliOk(['restore', c.name, '--in-place', '--lsn', lsn, '--yes'], c.env, 600_000);
+  assert.match(out, new RegExp(`member ${c.name}-1 re-seeded by a delta restore`));
+  const status = await c.status();
+  assert.ok(status.members.every((x) => x.timeline !== null && x.timeline > timelineBefore), 'another new timeline');
+  const rows = await sql<{ p: string }>("SELECT string_agg(DISTINCT phase, '' ORDER BY phase) AS p FROM t");
+  assert.equal(rows[0]?.p, 'abd');
 });

@@ -103,7 +103,13 @@ async function* decoded(env: Env, s: Source): AsyncGenerator<Buffer> {
     yield await slice(env, s);
     return;
   }
-  for await (const chunk of (await env.storage.read(s.object)).pipe(decoder(codec(env, s)))) yield chunk as Buffer;
+  // An early return (a base longer than the file) must close the object too, not only the decoder.
+  const source = await env.storage.read(s.object);
+  try {
+    for await (const chunk of source.pipe(decoder(codec(env, s)))) yield chunk as Buffer;
+  } finally {
+    source.destroy();
+  }
 }
 
 async function restoreMerged(env: Env, t: Extract<RestoreTask, { kind: 'merge' }>): Promise<RestoreResult> {

@@ -185,7 +185,7 @@ async function ensureEmptyDir(dir: string): Promise<void> {
 /** Every file in one pass over the tasks: whole objects largest first, then bundles; a file with deltas is merged. */
 async function writeFiles(req: RestoreToDirRequest, plans: FilePlan[]): Promise<number> {
   const bundles = new Map<string, Extract<RestoreTask, { kind: 'bundle' }>>();
-  const tasks: RestoreTask[] = [];
+  const tasks: Exclude<RestoreTask, { kind: 'bundle' }>[] = [];
   for (const p of plans) {
     const sha = p.sha256 === undefined ? {} : { sha256: p.sha256 };
     if (p.deltas.length > 0) {
@@ -205,17 +205,16 @@ async function writeFiles(req: RestoreToDirRequest, plans: FilePlan[]): Promise<
   }
   // Largest files first, bundles last: the workers end together instead of one finishing a 1 GiB file alone.
   const size = new Map(plans.map((p) => [p.path, p.size]));
-  const sizeOf = (t: RestoreTask): number => (t.kind === 'bundle' ? -1 : (size.get(t.path) ?? 0));
-  tasks.sort((a, b) => sizeOf(b) - sizeOf(a));
-  tasks.push(...bundles.values());
+  tasks.sort((a, b) => (size.get(b.path) ?? 0) - (size.get(a.path) ?? 0));
+  const all: RestoreTask[] = [...tasks, ...bundles.values()];
   const workerData: RestoreWorkerData = { storageSpec: req.repo.storageSpec, key: req.repo.key, dir: req.dir };
   let bytes = 0;
-  if (tasks.length > 0) {
+  if (all.length > 0) {
     await runPool<RestoreTask, RestoreResult>({
       script: new URL('./restore-worker.js', import.meta.url),
       workerData: () => workerData,
       jobs: req.jobs,
-      tasks,
+      tasks: all,
       onResult: (r) => void (bytes += r.bytes),
     });
   }

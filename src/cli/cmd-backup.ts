@@ -13,7 +13,7 @@ import { restoreToDir } from '../backup/restore-to-dir.js';
 import { type ApiClient, apiClient } from '../client/api-client.js';
 import { loadManifest } from '../config/manifest.js';
 import { isRoot, resolveRunAs } from '../pg/os-user.js';
-import { loadView, locateCluster, memberApiUrl } from '../runner/cluster-access.js';
+import { leaderSuperuser, loadView, locateCluster, memberApiUrl } from '../runner/cluster-access.js';
 import { clusterPaths } from '../runner/layout.js';
 import { readSecretFile } from '../runner/secrets.js';
 import { boolFlag, stringFlag, type ParsedArgs } from './args.js';
@@ -206,11 +206,10 @@ export async function cmdRestorePoint(args: ParsedArgs, io: Io): Promise<number>
   if (point === '') throw new PgpilotError('Usage', 'pgpilot restore-point NAME POINT: the point needs a name');
   const manifest = await loadManifest(clusterPaths(name, io.home).manifest);
   const view = await loadView(await locateCluster(name, io.home, stringFlag(args, 'dcs'), stringFlag(args, 'namespace')));
-  const leader = view.members.find((m) => m.name === view.leader?.name);
-  if (leader === undefined) throw new PgpilotError('State', `cluster ${name} has no primary to create a restore point on`);
-  const url = new URL(leader.data.conn_url);
+  const primary = leaderSuperuser(view);
+  if (primary === undefined) throw new PgpilotError('State', `cluster ${name} has no primary to create a restore point on`);
   const password = await readSecretFile(clusterPaths(name, io.home).superuserPassword);
-  const client = await connect({ host: url.hostname, port: Number(url.port || 5432), user: 'postgres', password, database: 'postgres' });
+  const client = await connect({ ...primary, password });
   let row;
   try {
     row = (await client.query<{ lsn: string; tli: number }>('SELECT pg_create_restore_point($1)::text AS lsn, (SELECT timeline_id FROM pg_control_checkpoint()) AS tli', [point])).rows[0];

@@ -134,11 +134,12 @@ async function jobBackup(config: AgentConfig, options: Options, log: Logger): Pr
   const type = optString(options, 'type') ?? 'full';
   if (!isBackupType(type)) throw new PgpilotError('Usage', `backup type "${type}" is not full, diff or incr`);
   const standby = options['standby'] === true;
+  const repoName = optString(options, 'repo');
   if (config.backup.fromStandby && !standby) {
-    const done = await backupOnStandby(config, { type, ...(optString(options, 'repo') === undefined ? {} : { repo: optString(options, 'repo') as string }) }, log);
+    const done = await backupOnStandby(config, { type, ...(repoName === undefined ? {} : { repo: repoName }) }, log);
     if (done !== undefined) return done;
   }
-  const spec = chooseRepos(config, optString(options, 'repo') ?? config.backup.repos[0]?.name)[0] as BackupRepoSpec;
+  const spec = chooseRepos(config, repoName ?? config.backup.repos[0]?.name)[0] as BackupRepoSpec;
   const conn = await superuserConn(config);
   const id = await identity(conn);
   if (id.inRecovery !== standby) {

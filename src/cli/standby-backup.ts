@@ -8,7 +8,7 @@ import type { AgentConfig } from '../config/types.js';
 import type { ClusterMember, ClusterView } from '../model/cluster.js';
 import { readSecret } from '../pg/os-user.js';
 import type { ConnectOptions } from '../pg/query.js';
-import { loadView } from '../runner/cluster-access.js';
+import { leaderSuperuser, loadView } from '../runner/cluster-access.js';
 
 const clusterView = (config: AgentConfig): Promise<ClusterView> =>
   loadView({ name: config.scope, endpoints: config.dcs.endpoints, namespace: config.namespace, home: '' });
@@ -52,13 +52,11 @@ export async function backupOnStandby(config: AgentConfig, options: JobOptions, 
 
 /** On the replica: the current leader's PostgreSQL, as the superuser (the password is the cluster's). */
 export async function primaryConn(config: AgentConfig, password: string): Promise<ConnectOptions> {
-  const view = await clusterView(config);
-  const leader = view.members.find((m) => m.name === view.leader?.name);
-  if (leader === undefined) {
+  const primary = leaderSuperuser(await clusterView(config));
+  if (primary === undefined) {
     throw new PgpilotError('State', `cluster ${config.scope} has no leader: a backup from a replica needs the primary to checkpoint and switch WAL`, {
       hint: 'try again once a leader is elected (pgpilot status)',
     });
   }
-  const url = new URL(leader.data.conn_url);
-  return { host: url.hostname, port: Number(url.port || 5432), user: 'postgres', password, database: 'postgres' };
+  return { ...primary, password };
 }

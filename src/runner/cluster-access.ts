@@ -3,6 +3,7 @@ import { PgpilotError } from '../base/errors.js';
 import { ClusterStore } from '../dcs/cluster-store.js';
 import { etcdKv } from '../dcs/etcd/etcd-kv.js';
 import type { ClusterView } from '../model/cluster.js';
+import type { ConnectOptions } from '../pg/query.js';
 import { clusterStatus, type ClusterStatus } from '../model/status.js';
 import { clusterPaths } from './layout.js';
 import { readState } from './state.js';
@@ -54,4 +55,12 @@ export function memberApiUrl(view: ClusterView, member: string): string {
     });
   }
   return new URL(m.data.api_url).origin;
+}
+
+/** The leader's PostgreSQL as the superuser, from its member key; undefined without a leader. */
+export function leaderSuperuser(view: ClusterView): Omit<ConnectOptions, 'password'> | undefined {
+  const leader = view.members.find((m) => m.name === view.leader?.name);
+  if (leader === undefined) return undefined;
+  const url = new URL(leader.data.conn_url);
+  return { host: url.hostname, port: Number(url.port || 5432), user: 'postgres', database: 'postgres' };
 }

@@ -13,11 +13,11 @@ import { ClusterStore } from '../dcs/cluster-store.js';
 import { etcdKv } from '../dcs/etcd/etcd-kv.js';
 import { isRoot, readSecret, resolveRunAs } from '../pg/os-user.js';
 import { connect } from '../pg/query.js';
-import { loadView, locateCluster } from './cluster-access.js';
+import { leaderSuperuser, loadView, locateCluster } from './cluster-access.js';
 import { down } from './down.js';
 import { clusterPaths, memberName } from './layout.js';
 import { reseedReplica } from './reseed-replica.js';
-import { planRecovery, recover, setPasswords, sourceRepo } from './restore-new.js';
+import { exists, planRecovery, recover, setPasswords, sourceRepo } from './restore-new.js';
 import { up, type UpResult } from './up.js';
 
 export interface RestoreInPlaceRequest {
@@ -68,7 +68,7 @@ export async function restoreInPlace(req: RestoreInPlaceRequest): Promise<Restor
   for (let i = 1; i < manifest.spec.instances; i++) {
     const name = memberName(req.name, i);
     const m = paths.member(name);
-    if (!(await fs.stat(path.join(m.dataDir, 'PG_VERSION')).then(() => true, () => false))) continue;
+    if (!(await exists(path.join(m.dataDir, 'PG_VERSION')))) continue;
     try {
       const member = { dataDir: m.dataDir, socketDir: m.socketDir, logFile: m.postgresLog };
       const r = await reseedReplica({ repo: plan.repo, label: plan.backup.label, chain: plan.chain, primary: { dataDir: first.dataDir, ...recoveredTo }, member, jobs: manifest.spec.backup.jobs, owner, log: req.log });
@@ -116,13 +116,12 @@ async function forgetDcsState(name: string, home: string, manifest: Manifest): P
  */
 async function prepareSource(req: RestoreInPlaceRequest, passwordFile: string): Promise<void> {
   const view = await loadView(await locateCluster(req.name, req.home)).catch(() => undefined);
-  const leader = view?.members.find((m) => m.name === view.leader?.name);
-  if (leader === undefined) {
+  const primary = view === undefined ? undefined : leaderSuperuser(view);
+  if (primary === undefined) {
     req.log.warn('no running primary: WAL written after the last archived segment cannot be archived first and is lost by the restore', { cluster: req.name });
     return;
   }
-  const url = new URL(leader.data.conn_url);
-  const client = await connect({ host: url.hostname, port: Number(url.port || 5432), user: 'postgres', password: await readSecret(passwordFile), database: 'postgres' });
+  const client = await connect({ ...primary, password: await readSecret(passwordFile) });
   try {
     const target = req.target;
     if (target.kind === 'xid') {

@@ -136,7 +136,7 @@ function refuseSharedRepo(source: BackupRepoSpec, next: Manifest): void {
   }
 }
 
-async function exists(p: string): Promise<boolean> {
+export async function exists(p: string): Promise<boolean> {
   return fs.stat(p).then(() => true, () => false);
 }
 

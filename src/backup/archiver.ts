@@ -1,4 +1,5 @@
-// The WAL archiver loop: watches pg_wal/archive_status for .ready files, pushes them to every repository, writes done markers.
+// The WAL archiver loop: watches pg_wal/archive_status for .ready files, pushes them to every repository (and
+// summarizes each segment for incremental backups), writes done markers.
 import type { ArchiveStatus, RepoArchiveStatus } from '../model/archive-status.js';
 import { randomBytes } from 'node:crypto';
 import fs, { type FSWatcher } from 'node:fs';
@@ -10,12 +11,15 @@ import { parseWalFileName } from '../model/wal.js';
 import { doneDir } from './archive-command.js';
 import type { Repo } from './repo.js';
 import { pushWal } from './wal-archive.js';
+import { pruneSummaries, summarizeFile } from './wal-summary.js';
 
 export const STATUS_FILE = 'archive-status.json';
 const POLL_MS = 250;
 const RETRY_FIRST_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 const READY = '.ready';
+/** Old summaries are pruned after this many new ones. */
+const PRUNE_EVERY = 64;
 
 /** One repository the archiver pushes to, opened on first use (and again after a failed open). */
 export interface ArchiveTarget {
@@ -32,6 +36,8 @@ export interface ArchiverOptions {
   jobs: number;
   targets: ArchiveTarget[];
   logger: Logger;
+  /** Where segment summaries go (wal-summary.ts): written as each segment is pushed. */
+  summaryDir?: string;
   /** Timestamps for the status file. */
   now?: () => Date;
 }
@@ -88,6 +94,8 @@ export class WalArchiver {
   private rescan = false;
   private statusWrite: Promise<void> = Promise.resolve();
   private readonly opened = new Map<string, Promise<Repo>>();
+  private summaries = 0;
+  private summarizing: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: ArchiverOptions) {
     this.statusDir = path.join(options.walDir, 'archive_status');
@@ -122,6 +130,7 @@ export class WalArchiver {
     for (const r of this.retries.values()) clearTimeout(r.timer);
     await this.scanning;
     await Promise.all(this.inFlight.values());
+    await this.summarizing;
     this.state = 'stopped';
     this.saveStatusSoon();
     await this.statusWrite;
@@ -228,9 +237,24 @@ export class WalArchiver {
       this.forgetRetry(name);
       this.recordArchived(name);
       this.log.info('WAL file archived', { wal: name });
+      // After the marker, one at a time: archiving does not wait for it. Should PostgreSQL recycle the file meanwhile,
+      // the summary's hash does not match the archived content, and no backup uses it.
+      this.summarizing = this.summarizing.then(() => this.summarize(file, name));
     } else {
       this.recordFailed(name, error);
       this.scheduleRetry(name);
+    }
+  }
+
+  /** Writes the segment's summary; a failure is only logged (a backup then reads the segment itself). */
+  private async summarize(file: string, name: string): Promise<void> {
+    const dir = this.options.summaryDir;
+    if (dir === undefined) return;
+    try {
+      await summarizeFile(dir, file, name);
+      if (++this.summaries % PRUNE_EVERY === 0) await pruneSummaries(dir);
+    } catch (e) {
+      this.log.warn('WAL summary not written: backups read this segment instead', { wal: name, error: errorMessage(e) });
     }
   }
 

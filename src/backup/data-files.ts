@@ -1,8 +1,11 @@
 // Walks a data directory for a backup: the directories, and each file to copy with its kind, size and times.
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { mapConcurrently } from '../base/concurrency.js';
 import { PgpilotError } from '../base/errors.js';
 import { classifyPath, isInitFork } from './relation-files.js';
+
+const STATS_AT_ONCE = 32;
 
 export interface DataFile {
   rel: string;
@@ -46,21 +49,21 @@ export async function listDataDir(dataDir: string): Promise<DataDirListing> {
   };
   await walk('');
   const initForks = new Set(found.filter((f) => !f.isDir && isInitFork(f.rel)).map((f) => f.rel));
-  const dirs: string[] = [];
-  const files: DataFile[] = [];
-  for (const f of found) {
+  const kept = found.flatMap((f) => {
     const kind = classifyPath(f.rel, initForks);
-    if (kind === 'exclude') continue;
-    if (f.isDir) {
-      dirs.push(f.rel);
-      continue;
-    }
-    const st = await lstat(f.abs).catch((e: NodeJS.ErrnoException) => {
+    return kind === 'exclude' ? [] : [{ ...f, kind }];
+  });
+  // Many stats at once: one after another, a thousand files take a tenth of a second.
+  const stats = await mapConcurrently(kept, STATS_AT_ONCE, (f) =>
+    f.isDir ? Promise.resolve(undefined) : lstat(f.abs).catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') return undefined;
       throw e;
-    });
-    if (st === undefined) continue;
-    files.push({ rel: f.rel, abs: f.abs, size: st.size, mode: st.mode & 0o777, mtimeMs: Math.trunc(st.mtimeMs), kind });
-  }
+    }),
+  );
+  const dirs = kept.filter((f) => f.isDir).map((f) => f.rel);
+  const files = kept.flatMap((f, i): DataFile[] => {
+    const st = stats[i];
+    return f.isDir || st === undefined ? [] : [{ rel: f.rel, abs: f.abs, size: st.size, mode: st.mode & 0o777, mtimeMs: Math.trunc(st.mtimeMs), kind: f.kind }];
+  });
   return { dirs, files };
 }

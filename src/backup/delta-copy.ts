@@ -115,10 +115,8 @@ export async function copyDelta(task: CopyTask, ref: Ref, since: Lsn, env: CopyE
  */
 export async function copyBlocks(task: CopyTask, ref: Ref, changed: readonly number[], env: CopyEnv, fh: FileHandle, base: Base): Promise<CopyResult> {
   const size = (await fh.stat()).size;
-  const blocks = Math.floor(size / PAGE_SIZE);
-  const refBlocks = Math.floor(ref.entry.size / PAGE_SIZE);
-  const wanted = [...changed.filter((b) => b < Math.min(blocks, refBlocks)), ...range(refBlocks, blocks)];
-  if (wanted.length === 0 && size === ref.entry.size) {
+  const reads = blockReads(changed, size, ref.entry.size);
+  if (reads.length === 0 && size === ref.entry.size) {
     return { entry: { ...base, size, ...(ref.entry.sha256 === undefined ? {} : { sha256: ref.entry.sha256 }), store: sameAs(ref) }, readBytes: 0, checksumErrors: [] };
   }
   const out = new DeltaOut(env, deltaObject(env, task));
@@ -131,7 +129,7 @@ export async function copyBlocks(task: CopyTask, ref: Ref, changed: readonly num
     await out.pagesOf(buf, pages);
   };
   try {
-    await readAhead(fh, spans(wanted, SPAN_PAGES, GAP_PAGES), take);
+    await readAhead(fh, reads, take);
     return { entry: { ...base, size, store: await out.finish(size, ref) }, readBytes, checksumErrors };
   } catch (e) {
     out.abort(e);
@@ -139,7 +137,14 @@ export async function copyBlocks(task: CopyTask, ref: Ref, changed: readonly num
   }
 }
 
-interface Span {
+/** The reads of a file copied by its changed blocks: those blocks, and every block past the reference's size. */
+export function blockReads(changed: readonly number[], size: number, refSize: number): Span[] {
+  const blocks = Math.floor(size / PAGE_SIZE);
+  const refBlocks = Math.floor(refSize / PAGE_SIZE);
+  return spans([...changed.filter((b) => b < Math.min(blocks, refBlocks)), ...range(refBlocks, blocks)], SPAN_PAGES, GAP_PAGES);
+}
+
+export interface Span {
   first: number;
   count: number;
   blocks: number[];

@@ -35,6 +35,17 @@ export interface Repo {
   readonly storageSpec: StorageSpec;
 }
 
+/** A repository as plain data, to open it again on a worker thread (openRepoRef). */
+export type RepoRef = Omit<Repo, 'storage'>;
+
+export const repoRef = (repo: Repo): RepoRef => ({ name: repo.name, info: repo.info, codec: repo.codec, key: repo.key, storageSpec: repo.storageSpec });
+
+/** The repository a RepoRef names, its storage opened (the key came across as bytes: a Buffer again). */
+export async function openRepoRef(ref: RepoRef): Promise<Repo> {
+  const key = ref.key === undefined ? undefined : Buffer.from(ref.key);
+  return { ...ref, key, codec: { ...ref.codec, key }, storage: await openStorage(ref.storageSpec) };
+}
+
 const defaultLevel: Record<CompressType, number> = { zstd: 1, lz4: 1, gzip: 6, none: 0 };
 
 /** The codec for a compression type as stored, with the repository's key. */

@@ -15,7 +15,7 @@ import { type FilePlan, planRestore } from './restore-plan.js';
 import type { RestoreResult, RestoreTask, RestoreWorkerData } from './restore-worker.js';
 import type { Repo } from './repo.js';
 import { getWal } from './wal-archive.js';
-import { runPool } from './worker-pool.js';
+import { WorkerPool } from './worker-pool.js';
 
 export interface RestoreToDirRequest {
   repo: Repo;
@@ -64,6 +64,17 @@ export async function loadChain(repo: Repo, label: string | undefined): Promise<
 
 /** Restores into `dir`, which must be absent or empty (or, with `delta`, a stopped data directory). */
 export async function restoreToDir(req: RestoreToDirRequest): Promise<RestoreSummary> {
+  // The workers start while the manifests are read and the files planned.
+  const workerData: RestoreWorkerData = { storageSpec: req.repo.storageSpec, key: req.repo.key, dir: req.dir };
+  const pool = new WorkerPool<RestoreTask, RestoreResult>({ script: new URL('./restore-worker.js', import.meta.url), workerData: () => workerData, jobs: req.jobs });
+  try {
+    return await restoreWith(req, pool);
+  } finally {
+    await pool.stop();
+  }
+}
+
+async function restoreWith(req: RestoreToDirRequest, pool: WorkerPool<RestoreTask, RestoreResult>): Promise<RestoreSummary> {
   const { target, manifests } = await loadChain(req.repo, req.label);
   if (req.delta === true) await ensureStopped(req.dir);
   else await ensureEmptyDir(req.dir);
@@ -75,7 +86,7 @@ export async function restoreToDir(req: RestoreToDirRequest): Promise<RestoreSum
     for (const d of dirs) await mkdir(path.join(req.dir, d), { recursive: true, mode: 0o700 });
     const all = planRestore(target, manifests);
     const { plans, removed } = req.delta === true ? await deltaPlans(req.dir, all, dirs) : { plans: all, removed: 0 };
-    const bytes = await writeFiles(req, plans);
+    const bytes = await writeFiles(req, plans, pool);
     // The backup label makes PostgreSQL replay from the backup's checkpoint; the WAL to consistency goes in pg_wal.
     await writeFile(path.join(req.dir, 'backup_label'), target.backupLabel, { mode: 0o600 });
     if (target.tablespaceMap !== '') await writeFile(path.join(req.dir, 'tablespace_map'), target.tablespaceMap, { mode: 0o600 });
@@ -183,7 +194,7 @@ async function ensureEmptyDir(dir: string): Promise<void> {
 }
 
 /** Every file in one pass over the tasks: whole objects largest first, then bundles; a file with deltas is merged. */
-async function writeFiles(req: RestoreToDirRequest, plans: FilePlan[]): Promise<number> {
+async function writeFiles(req: RestoreToDirRequest, plans: FilePlan[], pool: WorkerPool<RestoreTask, RestoreResult>): Promise<number> {
   const bundles = new Map<string, Extract<RestoreTask, { kind: 'bundle' }>>();
   const tasks: Exclude<RestoreTask, { kind: 'bundle' }>[] = [];
   for (const p of plans) {
@@ -207,17 +218,8 @@ async function writeFiles(req: RestoreToDirRequest, plans: FilePlan[]): Promise<
   const size = new Map(plans.map((p) => [p.path, p.size]));
   tasks.sort((a, b) => (size.get(b.path) ?? 0) - (size.get(a.path) ?? 0));
   const all: RestoreTask[] = [...tasks, ...bundles.values()];
-  const workerData: RestoreWorkerData = { storageSpec: req.repo.storageSpec, key: req.repo.key, dir: req.dir };
   let bytes = 0;
-  if (all.length > 0) {
-    await runPool<RestoreTask, RestoreResult>({
-      script: new URL('./restore-worker.js', import.meta.url),
-      workerData: () => workerData,
-      jobs: req.jobs,
-      tasks: all,
-      onResult: (r) => void (bytes += r.bytes),
-    });
-  }
+  if (all.length > 0) await pool.run(all, (r) => void (bytes += r.bytes));
   return bytes;
 }
 

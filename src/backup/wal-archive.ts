@@ -194,7 +194,7 @@ export async function readStoredInto(repo: Repo, stored: ArchivedWal, into: Buff
 
 /** A segment's decoded content against the hash in its object name (history files carry none). */
 function checkContentHash(repo: Repo, stored: ArchivedWal, plain: Buffer): void {
-  if (stored.hash !== undefined && shortHash(createHash('sha256').update(plain)) !== stored.hash) {
+  if (stored.hash !== undefined && contentHash(plain) !== stored.hash) {
     throw new PgpilotError('Corrupt', `WAL file ${stored.path} in repository ${repo.name} does not match its content hash`, {
       hint: 'the stored object is damaged: restore it from another repository, or recover only up to the WAL before it',
     });
@@ -206,6 +206,11 @@ function conflict(repo: Repo, walName: string): PgpilotError {
     hint: 'another cluster, or a member on a diverged history, archives into this repository: give each cluster its own '
       + 'repository, and check that no two members act as primary on the same timeline',
   });
+}
+
+/** The hash of a segment's content as its object name carries it. */
+export function contentHash(plain: Buffer): string {
+  return shortHash(createHash('sha256').update(plain));
 }
 
 /** The hash as object names carry it: the first 16 hex digits. */

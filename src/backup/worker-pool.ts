@@ -19,71 +19,127 @@ function fromWire(w: WireError): Error {
   return w.code === undefined ? new Error(w.message) : new PgpilotError(w.code, w.message, w.hint === undefined ? {} : { hint: w.hint });
 }
 
-export interface PoolOptions<T, R> {
+export interface PoolSpec {
   script: URL;
   /** What each worker starts from, by worker index. */
   workerData: (index: number) => unknown;
   jobs: number;
+}
+
+export interface PoolOptions<T, R> extends PoolSpec {
   tasks: readonly T[];
   onResult: (result: R, task: T) => void;
 }
 
 /** Runs every task; the first failure stops dispatching and rejects. Resolves with each worker's final value. */
 export function runPool<T, R>(opts: PoolOptions<T, R>): Promise<unknown[]> {
-  const jobs = Math.max(1, Math.min(opts.jobs, opts.tasks.length || 1));
-  let next = 0;
-  let failed: Error | undefined;
-  const finals: unknown[] = [];
-  const runOne = (_: unknown, index: number): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const worker = new Worker(opts.script, { workerData: opts.workerData(index) });
-      const inFlight = new Map<number, T>();
-      let finished = false;
-      const dispatch = (): void => {
-        if (failed !== undefined || next >= opts.tasks.length) {
-          worker.postMessage({ finish: true } satisfies ToWorker<T>);
-          return;
-        }
-        const id = next++;
-        const task = opts.tasks[id] as T;
-        inFlight.set(id, task);
-        worker.postMessage({ task, id } satisfies ToWorker<T>);
-      };
-      const fail = (e: Error): void => {
-        failed ??= e;
-        void worker.terminate();
-        reject(e);
-      };
-      worker.on('message', (m: FromWorker<R>) => {
-        if ('ready' in m) return dispatch();
-        if ('final' in m) {
-          finals.push(m.final);
-          finished = true;
-          void worker.terminate().then(() => resolve());
-          return;
-        }
-        if ('fatal' in m) return fail(fromWire(m.fatal));
-        const task = inFlight.get(m.id) as T;
-        inFlight.delete(m.id);
-        if ('error' in m) return fail(fromWire(m.error));
-        try {
-          opts.onResult(m.result, task);
-        } catch (e) {
-          return fail(e as Error);
-        }
-        dispatch();
+  return new WorkerPool<T, R>({ ...opts, jobs: Math.min(opts.jobs, opts.tasks.length || 1) }).run(opts.tasks, opts.onResult);
+}
+
+interface Started {
+  worker: Worker;
+  /** Settles when the worker is ready for tasks, or failed before. */
+  ready: Promise<void>;
+  /** The messages after `ready`; set once the tasks are handed out. */
+  onMessage: (m: FromWorker<unknown>) => void;
+}
+
+/**
+ * Worker threads started before their tasks are known: they load their modules while the caller works out what to
+ * give them. `run` once, or `stop` to end them unused.
+ */
+export class WorkerPool<T, R> {
+  private readonly started: Started[];
+  private used = false;
+
+  constructor(spec: PoolSpec) {
+    this.started = Array.from({ length: Math.max(1, spec.jobs) }, (_, index) => {
+      const worker = new Worker(spec.script, { workerData: spec.workerData(index) });
+      let settle: { resolve: () => void; reject: (e: Error) => void } = { resolve: () => undefined, reject: () => undefined };
+      const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+      // Not awaited until run(): a worker failing meanwhile is reported there, not as an unhandled rejection.
+      ready.catch(() => undefined);
+      const s: Started = { worker, ready, onMessage: () => undefined };
+      worker.on('message', (m: FromWorker<unknown>) => {
+        if ('ready' in m) settle.resolve();
+        else if ('fatal' in m) settle.reject(fromWire(m.fatal));
+        s.onMessage(m);
       });
-      worker.on('error', (e) => fail(e));
-      worker.on('exit', (code) => {
-        if (code !== 0 && !finished && failed === undefined) fail(new Error(`worker thread exited with code ${code}`));
-      });
+      worker.on('error', (e) => settle.reject(e));
+      worker.on('exit', (code) => settle.reject(new Error(`worker thread exited with code ${code}`)));
+      return s;
     });
-  return Promise.all(Array.from({ length: jobs }, runOne)).then(
-    () => finals,
-    (e: unknown) => {
-      throw failed ?? e;
-    },
-  );
+  }
+
+  /** Ends workers that were never given tasks. */
+  async stop(): Promise<void> {
+    if (this.used) return;
+    this.used = true;
+    await Promise.all(this.started.map((s) => s.worker.terminate()));
+  }
+
+  /** Runs every task; the first failure stops dispatching and rejects. Resolves with each worker's final value. */
+  run(tasks: readonly T[], onResult: (result: R, task: T) => void): Promise<unknown[]> {
+    if (this.used) throw new Error('a worker pool runs once');
+    this.used = true;
+    let next = 0;
+    let failed: Error | undefined;
+    const finals: unknown[] = [];
+    const runOne = (s: Started): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const { worker } = s;
+        const inFlight = new Map<number, T>();
+        let finished = false;
+        const dispatch = (): void => {
+          if (failed !== undefined || next >= tasks.length) {
+            worker.postMessage({ finish: true } satisfies ToWorker<T>);
+            return;
+          }
+          const id = next++;
+          const task = tasks[id] as T;
+          inFlight.set(id, task);
+          worker.postMessage({ task, id } satisfies ToWorker<T>);
+        };
+        const fail = (e: Error): void => {
+          failed ??= e;
+          void worker.terminate();
+          reject(e);
+        };
+        s.onMessage = (m: FromWorker<unknown>): void => {
+          // Ready is `s.ready`.
+          if ('ready' in m) return;
+          if ('final' in m) {
+            finals.push(m.final);
+            finished = true;
+            void worker.terminate().then(() => resolve());
+            return;
+          }
+          if ('fatal' in m) return fail(fromWire(m.fatal));
+          const task = inFlight.get(m.id) as T;
+          inFlight.delete(m.id);
+          if ('error' in m) return fail(fromWire(m.error));
+          try {
+            onResult(m.result as R, task);
+          } catch (e) {
+            return fail(e as Error);
+          }
+          dispatch();
+        };
+        worker.on('error', (e) => fail(e));
+        worker.on('exit', (code) => {
+          if (code !== 0 && !finished && failed === undefined) fail(new Error(`worker thread exited with code ${code}`));
+        });
+        s.ready.then(dispatch, fail);
+      });
+    return Promise.all(this.started.map(runOne)).then(
+      () => finals,
+      async (e: unknown) => {
+        // The others stop too, before the caller cleans up after the failure.
+        await Promise.all(this.started.map((s) => s.worker.terminate()));
+        throw failed ?? e;
+      },
+    );
+  }
 }
 
 /** The worker's side: set up from workerData, handle tasks one by one, then finish (flush) and report. */

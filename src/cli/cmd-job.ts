@@ -10,6 +10,7 @@ import { takeDump } from '../backup/logical-dump.js';
 import { restoreDump } from '../backup/logical-restore.js';
 import { type Repo, openRepo } from '../backup/repo.js';
 import { takeBackup } from '../backup/take-backup.js';
+import { summaryDir } from '../backup/wal-summary.js';
 import { verifyRepo } from '../backup/verify.js';
 import { loadAgentConfig } from '../config/agent-config.js';
 import type { AgentConfig, BackupRepoSpec } from '../config/types.js';
@@ -150,7 +151,7 @@ async function jobBackup(config: AgentConfig, options: Options, log: Logger): Pr
   const primary = standby ? await primaryConn(config, conn.password) : undefined;
   const repo = await openRepo(spec, { create: { systemId: id.systemId, pgVersion: id.pgVersion } });
   const started = Date.now();
-  const manifest = await takeBackup({ type, repo, member: config.name, dataDir: config.postgres.dataDir, conn, ...(primary === undefined ? {} : { primary }), jobs: config.backup.jobs, log });
+  const manifest = await takeBackup({ type, repo, member: config.name, dataDir: config.postgres.dataDir, conn, ...(primary === undefined ? {} : { primary }), jobs: config.backup.jobs, summaryDir: summaryDir(config.backup.spoolDir), log });
   const expired = await expireRepo(repo, spec, new Date(), log);
   return { repo: repo.name, ...summarizeManifest(manifest), durationMs: Date.now() - started, readSize: manifest.readSize, expired: expired.expired };
 }

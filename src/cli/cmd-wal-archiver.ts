@@ -2,6 +2,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { WalArchiver } from '../backup/archiver.js';
+import { summaryDir } from '../backup/wal-summary.js';
 import { openRepo } from '../backup/repo.js';
 import { PgpilotError } from '../base/errors.js';
 import type { Logger } from '../base/log.js';
@@ -26,6 +27,7 @@ export async function cmdWalArchiver(args: ParsedArgs, _io: Io, logger: Logger):
   const archiver = new WalArchiver({
     walDir: path.join(config.postgres.dataDir, 'pg_wal'),
     spoolDir: config.backup.spoolDir,
+    summaryDir: summaryDir(config.backup.spoolDir),
     jobs: config.backup.jobs,
     // Opened when the first file is ready: the data directory (and so the system identifier) exists by then.
     targets: config.backup.repos.map((spec) => ({ name: spec.name, open: async () => openRepo(spec, { create: await identity() }) })),

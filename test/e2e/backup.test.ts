@@ -9,7 +9,11 @@ import { promisify } from 'node:util';
 import { PgpilotError } from '../../src/base/errors.js';
 import { parseManifest, readManifest, writeManifest } from '../../src/backup/backup-manifest.js';
 import { openRepo } from '../../src/backup/repo.js';
-import { scanWal } from '../../src/backup/wal-records.js';
+import { type WalChanges, mergeChanges, scanPart, scanParts, scanWal } from '../../src/backup/wal-records.js';
+import { type ScanResult, walChangesBetween } from '../../src/backup/wal-changes.js';
+import { readSummary, summaryDir } from '../../src/backup/wal-summary.js';
+import { findStored } from '../../src/backup/wal-archive.js';
+import { waitFor } from '../../src/base/wait.js';
 import { parseLsn } from '../../src/model/lsn.js';
 import { walFileName } from '../../src/model/wal.js';
 import type { BackupRepoSpec } from '../../src/config/types.js';
@@ -143,7 +147,10 @@ test('the WAL reader finds exactly the blocks, creations and truncations pg_wald
   const lsn = async (): Promise<string> => String((await sql('SELECT pg_current_wal_insert_lsn()::text AS l'))[0]?.['l']);
   const start = await lsn();
   await sql('CREATE TABLE shrink AS SELECT g FROM generate_series(1, 20000) g');
+  // Switches spread the WAL over several segments, for the scan in parts below.
+  await sql('SELECT pg_switch_wal()');
   await sql('DELETE FROM shrink WHERE g > 10000');
+  await sql('SELECT pg_switch_wal()');
   await sql('VACUUM shrink');
   await change(40);
   await sql('TRUNCATE fresh');
@@ -151,10 +158,15 @@ test('the WAL reader finds exactly the blocks, creations and truncations pg_wald
   const end = await lsn();
   const tli = Number((await sql('SELECT timeline_id AS t FROM pg_control_checkpoint()'))[0]?.['t']);
   const walDir = path.join(c.home, c.name, 'members', `${c.name}-0`, 'data', 'pg_wal');
-  const ours = await scanWal(Number(parseLsn(start)), Number(parseLsn(end)), async (segNo, into) => {
+  const load = async (segNo: number, into: Buffer): Promise<boolean> => {
     (await fs.readFile(path.join(walDir, walFileName(tli, BigInt(segNo))))).copy(into);
     return true;
-  });
+  };
+  const ours = await scanWal(Number(parseLsn(start)), Number(parseLsn(end)), load);
+  const parts = scanParts(Number(parseLsn(start)), Number(parseLsn(end)), 3);
+  assert.equal(parts.length, 3, 'the WAL spans three segments or more');
+  const inParts = mergeChanges(await Promise.all(parts.map((p) => scanPart(p, load))));
+  assert.deepEqual([inParts.records, inParts.blocks, inParts.from, inParts.databases], [ours.records, ours.blocks, ours.from, ours.databases], 'read in parts, the WAL says the same');
   const { stdout } = await run('/usr/lib/postgresql/15/bin/pg_waldump', ['--timeline', String(tli), '--path', walDir, '--start', start, '--end', end], { maxBuffer: 256 * 1024 * 1024 });
   const forks: Record<string, number> = { fsm: 1, vm: 2, init: 3 };
   const theirs = new Set([...stdout.matchAll(/blkref #\d+: rel (\d+)\/(\d+)\/(\d+)(?: fork (\w+))? blk (\d+)/g)].map((m) => `${m[1]}/${m[2]}/${m[3]}/${forks[m[4] ?? ''] ?? 0} ${m[5]}`));
@@ -168,6 +180,52 @@ test('the WAL reader finds exactly the blocks, creations and truncations pg_wald
   const created = [...stdout.matchAll(/desc: CREATE base\/(\d+)\/(\d+)(?:_(\w+))?$/gm)];
   assert.ok(created.length > 0, 'TRUNCATE created a new file');
   for (const m of created) assert.equal(ours.from.get(`1663/${m[1]}/${m[2]}/${forks[m[3] ?? ''] ?? 0}`), 0, `creation of ${m[2]} noted`);
+});
+
+test('the archiver\'s segment summaries say what reading the segments says; the scan uses them only for the content archived', async () => {
+  const lsn = async (): Promise<string> => String((await sql('SELECT pg_current_wal_insert_lsn()::text AS l'))[0]?.['l']);
+  const start = await lsn();
+  await change(41);
+  await sql('SELECT pg_switch_wal()');
+  await sql("INSERT INTO big SELECT g, repeat('y', 900) FROM generate_series(40001, 46000) g");
+  await sql('SELECT pg_switch_wal()');
+  await change(42);
+  const end = await lsn();
+  await sql('SELECT pg_switch_wal()');
+  const tli = Number((await sql('SELECT timeline_id AS t FROM pg_control_checkpoint()'))[0]?.['t']);
+  const member = path.join(c.home, c.name, 'members', `${c.name}-0`);
+  const walDir = path.join(member, 'data', 'pg_wal');
+  const dir = summaryDir(path.join(member, 'spool'));
+  const load = async (segNo: number, into: Buffer): Promise<boolean> => {
+    (await fs.readFile(path.join(walDir, walFileName(tli, BigInt(segNo))))).copy(into);
+    return true;
+  };
+  const SEG = 16 * 1024 * 1024;
+  const [first, last] = [Math.floor(Number(parseLsn(start)) / SEG), Math.floor((Number(parseLsn(end)) - 1) / SEG)];
+  assert.ok(last - first >= 2, 'the WAL spans three segments or more');
+  for (let seg = first; seg <= last; seg++) {
+    const name = walFileName(tli, BigInt(seg));
+    const summary = await waitFor(`the summary of ${name}`, () => readSummary(dir, name), { timeoutMs: 30_000, intervalMs: 100 });
+    const read = await scanPart({ start: seg * SEG, end: (seg + 1) * SEG, atBoundary: true }, load);
+    assert.deepEqual([summary.changes.records, summary.changes.blocks, summary.changes.from, summary.changes.databases], [read.records, read.blocks, read.from, read.databases], `the summary of ${name}`);
+  }
+  const repo = await openRepo({ ...repoSpecDefaults(), name: 'local', path: repoDir('local') });
+  // The summary is written while the segment is pushed: wait until the repository holds the last one.
+  await waitFor('the last segment archived', async () => (await findStored(repo, walFileName(tli, BigInt(last)))).length > 0, { timeoutMs: 30_000, intervalMs: 100 });
+  const ours = await scanWal(Number(parseLsn(start)), Number(parseLsn(end)), load);
+  const missing = (found: WalChanges): string[] => [...ours.blocks].flatMap(([key, blocks]) => [...blocks].filter((b) => found.blocks.get(key)?.has(b) !== true).map((b) => `${key} ${b}`));
+  const between = (): Promise<ScanResult> => walChangesBetween(repo, path.join(member, 'data'), { tli, lsn: parseLsn(start) }, { tli, lsn: parseLsn(end) }, { summaryDir: dir });
+  const used = await between();
+  assert.equal(used.summarized, last - first + 1, 'every segment known from its summary');
+  assert.deepEqual(missing(used.changes), [], 'no changed block missing');
+  // A summary of other content (say, of a segment recycled while it was read) is not used.
+  const name = walFileName(tli, BigInt(first + 1));
+  const file = path.join(dir, `${name}.summary.json`);
+  const doctored = JSON.parse(await fs.readFile(file, 'utf8')) as { hash: string; blocks: unknown[] };
+  await fs.writeFile(file, JSON.stringify({ ...doctored, hash: '0000000000000000', blocks: [] }));
+  const guarded = await between();
+  assert.equal(guarded.summarized, last - first, `the summary of ${name} with another hash is not used`);
+  assert.deepEqual(missing(guarded.changes), [], 'no changed block missing');
 });
 
 test('an encrypted posix repository restores, and refuses a wrong passphrase clearly', async () => {

@@ -7,11 +7,8 @@ import type { Logger } from '../base/log.js';
 import { mutatingJobKinds, type JobError, type JobInfo, type JobKind, type JobOptions, type JobOrigin } from '../api/jobs.js';
 import { pgpilotBin } from '../runner/processes.js';
 
-/**
- * Small young-generation semi-spaces and one GC thread, as the WAL archiver: jobs stream data, keep little. `gc()`
- * lets a job drop its large buffers between phases (the WAL scan's segments before the copy workers start).
- */
-const JOB_NODE_ARGS = ['--max-semi-space-size=1', '--single-threaded-gc', '--expose-gc'];
+/** Small young-generation semi-spaces and one GC thread, as the WAL archiver: jobs stream data, keep little. */
+const JOB_NODE_ARGS = ['--max-semi-space-size=1', '--single-threaded-gc'];
 const KEPT_JOBS = 50;
 /** A stopped job gets this long after SIGTERM to clean up (end the backup in PostgreSQL), then SIGKILL. */
 const STOP_GRACE_MS = 10_000;

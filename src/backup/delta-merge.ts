@@ -1,9 +1,8 @@
 // Writes a file that has page deltas in one pass: its base content with each delta's pages laid over it, in order.
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { PgpilotError } from '../base/errors.js';
+import { collector } from '../base/gc.js';
 import { type DeltaPage, DeltaReader, PAGE_SIZE } from './page-delta.js';
 
 /**
@@ -77,28 +76,12 @@ export async function mergeDeltas(fh: FileHandle, size: number, base: AsyncItera
   }
 }
 
-/**
- * Every this many windows, a full collection. Each decoded 1 MiB frame arrives in a new buffer, and merging makes
- * almost no other garbage, so V8 lets about 64 MiB of dead buffers pile up per thread before it collects them (a
- * restore of full + incremental peaked at 250 MB instead of 180 MB). The heap is a few MB: a collection is short.
- */
-const GC_WINDOWS = 32;
-
-/** V8's collector, made callable once (the flag is set at run time: a worker cannot be given V8 flags). */
-let gcFunction: (() => void) | undefined;
-function collectGarbage(): void {
-  if (gcFunction === undefined) {
-    setFlagsFromString('--expose-gc');
-    gcFunction = runInNewContext('gc') as () => void;
-  }
-  gcFunction();
-}
-
 /** Window buffers kept for the next file. */
 const windows: Buffer[] = [];
 
 async function mergeInto(window: Buffer, fh: FileHandle, size: number, base: AsyncIterable<Buffer> | undefined, deltas: readonly DeltaSource[], output: (bytes: Buffer) => void): Promise<void> {
   const chunks = base?.[Symbol.asyncIterator]();
+  const collect = collector();
   let carry: Buffer | undefined;
   let baseEnded = chunks === undefined;
   try {
@@ -129,7 +112,8 @@ async function mergeInto(window: Buffer, fh: FileHandle, size: number, base: Asy
       }
       await fh.write(window, 0, len, off);
       output(window.subarray(0, len));
-      if ((off / WINDOW) % GC_WINDOWS === GC_WINDOWS - 1) collectGarbage();
+      // The dead decoded frames are collected as the file goes (base/gc.ts: a restore of full + incremental peaked at 250 MB, not 180 MB).
+      collect(len);
     }
   } finally {
     await chunks?.return?.();

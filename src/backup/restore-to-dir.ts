@@ -16,6 +16,7 @@ import type { RestoreResult, RestoreTask, RestoreWorkerData } from './restore-wo
 import type { Repo } from './repo.js';
 import { getWal } from './wal-archive.js';
 import { WorkerPool } from './worker-pool.js';
+import { collectGarbage } from '../base/gc.js';
 
 export interface RestoreToDirRequest {
   repo: Repo;
@@ -86,6 +87,8 @@ async function restoreWith(req: RestoreToDirRequest, pool: WorkerPool<RestoreTas
     for (const d of dirs) await mkdir(path.join(req.dir, d), { recursive: true, mode: 0o700 });
     const all = planRestore(target, manifests);
     const { plans, removed } = req.delta === true ? await deltaPlans(req.dir, all, dirs) : { plans: all, removed: 0 };
+    // The garbage of reading the manifests goes before the workers take their share of memory.
+    collectGarbage();
     const bytes = await writeFiles(req, plans, pool);
     // The backup label makes PostgreSQL replay from the backup's checkpoint; the WAL to consistency goes in pg_wal.
     await writeFile(path.join(req.dir, 'backup_label'), target.backupLabel, { mode: 0o600 });

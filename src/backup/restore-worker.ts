@@ -13,6 +13,7 @@ import { type CodecOptions, decodeBuffer, decoder } from './codec/codec.js';
 import { DeltaSource, mergeDeltas } from './delta-merge.js';
 import type { Source } from './restore-plan.js';
 import { serveWorker } from './worker-pool.js';
+import { collector } from '../base/gc.js';
 
 export type RestoreTask =
   /** Base contents packed in one bundle object: read it once, write each file. */
@@ -40,6 +41,8 @@ interface Env {
   bundles: Map<string, Buffer>;
   /** Syncs of written files still under way. */
   syncs: Promise<void>[];
+  /** Counts the bytes restored, and collects the dead frames every so often (base/gc.ts). */
+  collect: (bytes: number) => void;
 }
 
 const codec = (env: Env, s: { compress: Source['compress'] }): CodecOptions => ({ compress: s.compress, key: env.key });
@@ -87,6 +90,7 @@ async function restoreFile(env: Env, t: Extract<RestoreTask, { kind: 'file' }>):
     transform(chunk: Buffer, _e, cb): void {
       hash.update(chunk);
       bytes += chunk.length;
+      env.collect(chunk.length);
       cb(null, chunk);
     },
   });
@@ -149,6 +153,7 @@ serveWorker<RestoreWorkerData, RestoreTask, RestoreResult>(async (data) => {
     dir: data.dir,
     bundles: new Map(),
     syncs: [],
+    collect: collector(),
   };
   return {
     handle: (task: RestoreTask) => {

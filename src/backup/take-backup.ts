@@ -1,5 +1,6 @@
 // The backup recipe: choose the reference, start the backup in PostgreSQL, copy files in parallel, stop, write the manifest.
 import { PgpilotError, errorMessage } from '../base/errors.js';
+import { collectGarbage } from '../base/gc.js';
 import type { Logger } from '../base/log.js';
 import { sleep, waitFor } from '../base/wait.js';
 import { type Lsn, formatLsn, parseLsn } from '../model/lsn.js';
@@ -88,8 +89,8 @@ export async function takeBackup(req: BackupRequest): Promise<BackupManifest> {
     try {
       let changes: WalChanges | undefined;
       [listing, changes] = await Promise.all([listDataDir(req.dataDir), ref === undefined ? undefined : changesSince(req, ref.manifest, timeline, startLsn, log)]);
-      // The scan's segment buffers go before the copy takes its share, where the process allows it.
-      (globalThis as { gc?: () => void }).gc?.();
+      // The scan's segment buffers go before the copy takes its share.
+      collectGarbage();
       lap('listAndScan');
       const phases = req.primary === undefined ? [listing.files] : [listing.files.filter((f) => f.rel !== PG_CONTROL), listing.files.filter((f) => f.rel === PG_CONTROL)];
       copied = await copyFiles(req, { ...copy, changes }, phases, pool);

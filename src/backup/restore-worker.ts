@@ -1,19 +1,17 @@
 // Worker thread of a restore: writes files from stored objects and bundle slices, and files with page deltas in one pass.
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { open, writeFile } from 'node:fs/promises';
+import { type FileHandle, open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { type Readable, pipeline } from 'node:stream';
 import { PgpilotError } from '../base/errors.js';
 import { openStorage } from '../storage/open-storage.js';
 import type { StorageSpec } from '../storage/spec.js';
 import type { Storage } from '../storage/storage.js';
-import { type CodecOptions, decodeBuffer, decoder } from './codec/codec.js';
+import { type CodecOptions, decodeBuffer, decoder, framePool } from './codec/codec.js';
+import type { FramePool } from './codec/frame-pool.js';
 import { DeltaSource, mergeDeltas } from './delta-merge.js';
 import type { Source } from './restore-plan.js';
 import { serveWorker } from './worker-pool.js';
-import { collector } from '../base/gc.js';
 
 export type RestoreTask =
   /** Base contents packed in one bundle object: read it once, write each file. */
@@ -41,8 +39,8 @@ interface Env {
   bundles: Map<string, Buffer>;
   /** Syncs of written files still under way. */
   syncs: Promise<void>[];
-  /** Counts the bytes restored, and collects the dead frames every so often (base/gc.ts). */
-  collect: (bytes: number) => void;
+  /** Output buffers of decoded frames, reused. */
+  frames: FramePool;
 }
 
 const codec = (env: Env, s: { compress: Source['compress'] }): CodecOptions => ({ compress: s.compress, key: env.key });
@@ -83,22 +81,53 @@ async function restoreBundle(env: Env, t: Extract<RestoreTask, { kind: 'bundle' 
   return { bytes };
 }
 
+/**
+ * Streams an object into its file: each frame is hashed, then written while the next is decoded, into buffers of the
+ * worker's frame pool that come back once written.
+ */
 async function restoreFile(env: Env, t: Extract<RestoreTask, { kind: 'file' }>): Promise<RestoreResult> {
   const hash = createHash('sha256');
-  let bytes = 0;
-  const hasher = new Transform({
-    transform(chunk: Buffer, _e, cb): void {
-      hash.update(chunk);
-      bytes += chunk.length;
-      env.collect(chunk.length);
-      cb(null, chunk);
-    },
-  });
   const file = path.join(env.dir, t.path);
-  await pipeline(await env.storage.read(t.source.object), decoder(codec(env, t.source)), hasher, createWriteStream(file, { mode: t.mode }));
+  const fh = await open(file, 'w', t.mode);
+  let bytes = 0;
+  let writing: Promise<unknown> = Promise.resolve();
+  const source = await env.storage.read(t.source.object);
+  try {
+    await eachChunk(pipeline(source, decoder(codec(env, t.source), t.source.object, env.frames), () => undefined), async (frame) => {
+      hash.update(frame);
+      await writing;
+      writing = writeAll(fh, frame, bytes).then(() => env.frames.give(frame));
+      bytes += frame.length;
+    });
+    await writing;
+  } finally {
+    source.destroy();
+    await writing.catch(() => undefined);
+    await fh.close();
+  }
   await syncLater(env, file);
   if (t.sha256 !== undefined && hash.digest('hex') !== t.sha256) throw mismatch(t.path, t.source.object);
   return { bytes };
+}
+
+/**
+ * Hands each chunk of a stream to `fn` as it was pushed, the stream paused until `fn` is done. (An async iterator
+ * would read whatever is buffered as one chunk, copying pooled frames into a new buffer.)
+ */
+function eachChunk(stream: Readable, fn: (chunk: Buffer) => Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.on('data', (chunk: Buffer) => {
+      stream.pause();
+      fn(chunk).then(() => stream.resume(), (e: unknown) => stream.destroy(e as Error));
+    });
+    stream.once('end', resolve);
+    stream.once('error', reject);
+  });
+}
+
+/** Writes all of `buf` at `position`. */
+async function writeAll(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < buf.length;) done += (await fh.write(buf, done, buf.length - done, position + done)).bytesWritten;
 }
 
 /** A source's decoded bytes as chunks: a stream for an object of its own, one buffer for a bundle slice. */
@@ -153,7 +182,7 @@ serveWorker<RestoreWorkerData, RestoreTask, RestoreResult>(async (data) => {
     dir: data.dir,
     bundles: new Map(),
     syncs: [],
-    collect: collector(),
+    frames: framePool(),
   };
   return {
     handle: (task: RestoreTask) => {

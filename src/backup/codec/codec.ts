@@ -4,6 +4,7 @@ import { finished } from 'node:stream/promises';
 import { PgpilotError } from '../../base/errors.js';
 import { compressChunk, compressExtension, decompressFrame, frameLength, resolveLevel, type CompressType } from './compress.js';
 import { Decryptor, Sealer } from './crypt.js';
+import { FramePool } from './frame-pool.js';
 
 /** How a stored file is encoded: its compression and, in an encrypted repository, the key. */
 export interface CodecOptions {
@@ -27,8 +28,12 @@ export function encoder(opts: CodecOptions): Transform {
 }
 
 /** A stream from the stored form back to plain bytes; `what` names the file in errors. */
-export function decoder(opts: CodecOptions, what = 'a stored file'): Transform {
-  return new Decoder(opts, what);
+/** A pool for the frames of this codec (see decoder). */
+export const framePool = (): FramePool => new FramePool(BLOCK);
+
+/** `pool`: zstd frames are decoded into its buffers (the reader gives them back). */
+export function decoder(opts: CodecOptions, what = 'a stored file', pool?: FramePool): Transform {
+  return new Decoder(opts, what, pool);
 }
 
 /**
@@ -180,6 +185,7 @@ class Decoder extends Transform {
   constructor(
     opts: CodecOptions,
     private readonly what: string,
+    private readonly pool: FramePool | undefined,
   ) {
     super();
     this.type = opts.compress.type;
@@ -242,12 +248,12 @@ class Decoder extends Transform {
       const length = frameLength(this.type, input, this.what);
       if (length === undefined) return undefined;
       this.pending.consume(length);
-      return decompressFrame(this.type, input.subarray(0, length), this.what);
+      return decompressFrame(this.type, input.subarray(0, length), this.what, this.pool);
     }
     const record = this.decryptor.next(input);
     if (record === undefined) return undefined;
     this.pending.consume(record.used);
-    return record.plain.length === 0 ? EMPTY : decompressFrame(this.type, record.plain, this.what);
+    return record.plain.length === 0 ? EMPTY : decompressFrame(this.type, record.plain, this.what, this.pool);
   }
 
   private checkEnd(): void {

@@ -3,6 +3,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { compressFrameSync, decompressFrameSync } from 'lz4-napi';
 import zstd from 'zstd-napi/binding.js';
 import { PgpilotError, assert, errorMessage } from '../../base/errors.js';
+import type { FramePool } from './frame-pool.js';
 
 export type CompressType = 'zstd' | 'lz4' | 'gzip' | 'none';
 
@@ -79,11 +80,11 @@ export function frameLength(type: CompressType, buf: Buffer, what: string): numb
 }
 
 /** Decompresses one whole frame (as cut by frameLength or stored in one encrypted record); 'none' returns it as is. */
-export function decompressFrame(type: CompressType, frame: Buffer, what: string): Buffer {
+export function decompressFrame(type: CompressType, frame: Buffer, what: string, pool?: FramePool): Buffer {
   try {
     switch (type) {
       case 'zstd':
-        return zstdDecompress(frame, what);
+        return zstdDecompress(frame, what, pool);
       case 'lz4':
         return decompressFrameSync(frame);
       case 'gzip':
@@ -125,10 +126,10 @@ function zstdFrame(level: number, buf: Buffer): Buffer {
   return Buffer.from(zstdScratch.subarray(0, length));
 }
 
-function zstdDecompress(frame: Buffer, what: string): Buffer {
+function zstdDecompress(frame: Buffer, what: string, pool: FramePool | undefined): Buffer {
   const size = zstd.getFrameContentSize(frame);
   if (size === null || size > FRAME_LIMIT) throw corrupt(what, `a zstd frame declares ${size ?? 'no'} content size`);
-  const out = Buffer.allocUnsafe(size);
+  const out = pool?.take(size) ?? Buffer.allocUnsafe(size);
   const written = zstdDecompressor.decompress(out, frame);
   if (written !== size) throw corrupt(what, `a zstd frame holds ${written} bytes, not the ${size} it declares`);
   return out;

@@ -8,6 +8,9 @@ import { AssertionFailure, PgpilotError, assert, errorMessage } from '../../base
 import { byPath, checkPath, checkPrefix, checkTreePrefix, sourceErrors } from '../common.js';
 import type { Storage, StorageCapabilities, StoredObject } from '../storage.js';
 
+/** Bytes per read of a stored object's stream. */
+const READ_CHUNK = 1024 * 1024;
+
 /** Names of in-progress writes (`.<name>.tmp-<hex>`): never listed, never valid object names. */
 const TEMP_NAME = /^\..+\.tmp-[0-9a-f]+$/;
 
@@ -58,7 +61,9 @@ export class PosixStorage implements Storage {
 
   async read(p: string): Promise<Readable> {
     const handle = await this.openForRead(p);
-    return handle.createReadStream();
+    // 1 MiB reads, not 64 KiB: a restore reads compressed objects, and each read is a round trip to a thread (a full
+    // restore of 3.2 GB took 8 % less time).
+    return handle.createReadStream({ highWaterMark: READ_CHUNK });
   }
 
   async readBuffer(p: string): Promise<Buffer> {

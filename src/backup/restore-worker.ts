@@ -88,22 +88,26 @@ async function restoreBundle(env: Env, t: Extract<RestoreTask, { kind: 'bundle' 
 async function restoreFile(env: Env, t: Extract<RestoreTask, { kind: 'file' }>): Promise<RestoreResult> {
   const hash = createHash('sha256');
   const file = path.join(env.dir, t.path);
-  const fh = await open(file, 'w', t.mode);
   let bytes = 0;
   let writing: Promise<unknown> = Promise.resolve();
   const source = await env.storage.read(t.source.object);
+  let fh: FileHandle | undefined;
   try {
+    fh = await open(file, 'w', t.mode);
+    const out = fh;
     await eachChunk(pipeline(source, decoder(codec(env, t.source), t.source.object, env.frames), () => undefined), async (frame) => {
       hash.update(frame);
       await writing;
-      writing = writeAll(fh, frame, bytes).then(() => env.frames.give(frame));
+      writing = writeAll(out, frame, bytes).then(() => env.frames.give(frame));
+      // A failed write is reported where `writing` is awaited next, not as an unhandled rejection meanwhile.
+      writing.catch(() => undefined);
       bytes += frame.length;
     });
     await writing;
   } finally {
     source.destroy();
     await writing.catch(() => undefined);
-    await fh.close();
+    await fh?.close();
   }
   await syncLater(env, file);
   if (t.sha256 !== undefined && hash.digest('hex') !== t.sha256) throw mismatch(t.path, t.source.object);

@@ -11,7 +11,7 @@ import type { BackupSummary } from '../../src/cli/backup-summary.js';
 import { waitFor } from '../../src/base/wait.js';
 import { cliOk } from '../support/cli.js';
 import { query, testCluster, type TestCluster } from '../support/local-cluster.js';
-import { startRestored } from '../support/restored.js';
+import { readRestored } from '../support/restored.js';
 
 let c: TestCluster;
 let tmp: string;
@@ -48,13 +48,7 @@ async function backup(type: string): Promise<BackupSummary> {
 async function restoredDigest(label: string): Promise<string> {
   const dir = path.join(tmp, `restore-${label}`);
   await cliOk(['restore', c.name, '--set', label, '--to-dir', dir], c.env, 300_000);
-  const server = await startRestored(dir);
-  try {
-    return await digest(server.port);
-  } finally {
-    await server.stop();
-    await fs.rm(dir, { recursive: true, force: true });
-  }
+  return readRestored(dir, (port) => digest(port));
 }
 
 async function backupLabelFile(label: string): Promise<string> {

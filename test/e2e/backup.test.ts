@@ -20,7 +20,7 @@ import type { BackupRepoSpec } from '../../src/config/types.js';
 import type { BackupSummary } from '../../src/cli/backup-summary.js';
 import { cliOk, runCli } from '../support/cli.js';
 import { query, testCluster, type TestCluster } from '../support/local-cluster.js';
-import { startRestored } from '../support/restored.js';
+import { readRestored } from '../support/restored.js';
 import { startS3rver, type S3rver } from '../support/s3rver.js';
 
 const run = promisify(execFile);
@@ -85,13 +85,7 @@ async function backups(repo: string): Promise<BackupSummary[]> {
 async function restoredSnapshot(repo: string, label: string): Promise<string> {
   const dir = path.join(tmp, `restore-${repo}-${label}`);
   await cliOk(['restore', c.name, '--repo', repo, '--set', label, '--to-dir', dir], c.env, 300_000);
-  const server = await startRestored(dir);
-  try {
-    return await snapshot(server.port);
-  } finally {
-    await server.stop();
-    await fs.rm(dir, { recursive: true, force: true });
-  }
+  return readRestored(dir, (port) => snapshot(port));
 }
 
 async function change(n: number): Promise<void> {
